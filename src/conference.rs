@@ -1,0 +1,481 @@
+//! Where the conferenceID comes from.
+//!
+//! | source | conferenceID |
+//! | --- | --- |
+//! | [`route_param`](ConferenceIdSource::route_param) | an axum route parameter, e.g. `room` in `/rooms/{room}` (use `route_layer`) |
+//! | [`path_template`](ConferenceIdSource::path_template) | the same for plain hyper: a template matched against the path |
+//! | [`url`](ConferenceIdSource::url) | host + path, e.g. `www.example.com/rooms/42` |
+//! | [`query`](ConferenceIdSource::query) | a query parameter |
+//! | [`header`](ConferenceIdSource::header) | a request header (percent-encoded UTF-8) |
+//! | [`generated`](ConferenceIdSource::generated) | Unix milliseconds + 64 random bits, new on every request |
+//! | [`sha1`](ConferenceIdSource::sha1) | lowercase hex SHA1 of any of these |
+//! | [`custom`](ConferenceIdSource::custom) | whatever the closure returns |
+//!
+//! Values taken from the URL or a header are percent-decoded strictly (a `%` must
+//! start a valid escape) and must be UTF-8 after decoding; then the identifier rules
+//! apply (1 to 256 bytes, no control characters).
+//!
+//! ```
+//! use http::Request;
+//! use tower_callstats::ConferenceIdSource;
+//!
+//! let (parts, _) = Request::get("https://meet.example.com/rooms/%E3%82%A4%E3%83%B3?x=1").body(()).unwrap().into_parts();
+//!
+//! let source = ConferenceIdSource::path_template("/rooms/{room}", "room").unwrap();
+//! assert_eq!(source.extract(&parts).unwrap().as_str(), "イン");
+//!
+//! assert_eq!(ConferenceIdSource::url().extract(&parts).unwrap().as_str(), "meet.example.com/rooms/イン");
+//!
+//! let hashed = ConferenceIdSource::sha1(ConferenceIdSource::url()).extract(&parts).unwrap();
+//! assert_eq!(hashed.len(), 40);
+//! ```
+
+use std::{fmt, sync::Arc, time::SystemTime};
+
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use http::{HeaderName, request::Parts};
+use sha1::{Digest, Sha1};
+
+use crate::{
+    error::ConfigError,
+    id::{ConferenceId, IdError, percent_decode},
+    user_id::hex,
+};
+
+type CustomFn = dyn Fn(&Parts) -> Result<Option<ConferenceId>, IdError> + Send + Sync;
+
+#[derive(Clone)]
+enum Kind {
+    #[cfg(feature = "axum")]
+    RouteParam(Arc<str>),
+    Template(Arc<PathTemplate>, Arc<str>),
+    Url,
+    Query(Arc<str>),
+    Header(HeaderName),
+    Generated,
+    Sha1(Box<Kind>),
+    Custom(Arc<CustomFn>),
+}
+
+/// Where the conferenceID of a request comes from. See the [module docs](self).
+#[derive(Clone)]
+pub struct ConferenceIdSource {
+    kind: Kind,
+}
+
+/// Why no conferenceID could be taken from a request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConferenceError {
+    /// The request does not carry it (no such parameter, header, ...).
+    #[error("the request has no conferenceID: {0}")]
+    Missing(String),
+    /// It is there but invalid.
+    #[error(transparent)]
+    Invalid(#[from] IdError),
+    /// [`ConferenceIdSource::route_param`] was used where axum has not matched a
+    /// route yet (a `Router::layer` instead of `route_layer`). A server-side mistake.
+    #[error(
+        "route_param({0:?}) needs axum's MatchedPath: add the layer with Router::route_layer, not Router::layer, or use path_template"
+    )]
+    NoMatchedPath(String),
+}
+
+impl ConferenceError {
+    /// Whether this is the server's fault (a misconfiguration) rather than the
+    /// request's.
+    pub fn is_server_error(&self) -> bool {
+        matches!(self, ConferenceError::NoMatchedPath(_))
+    }
+}
+
+impl fmt::Debug for ConferenceIdSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fn describe(kind: &Kind) -> String {
+            match kind {
+                #[cfg(feature = "axum")]
+                Kind::RouteParam(name) => format!("route_param({name:?})"),
+                Kind::Template(t, name) => format!("path_template({:?}, {name:?})", t.source),
+                Kind::Url => "url".into(),
+                Kind::Query(name) => format!("query({name:?})"),
+                Kind::Header(name) => format!("header({name:?})"),
+                Kind::Generated => "generated".into(),
+                Kind::Sha1(inner) => format!("sha1({})", describe(inner)),
+                Kind::Custom(_) => "custom".into(),
+            }
+        }
+        f.write_str(&describe(&self.kind))
+    }
+}
+
+impl ConferenceIdSource {
+    /// An axum route parameter, e.g. `room` for the route `/rooms/{room}`. The layer
+    /// must run after routing: add it with `Router::route_layer` (or on the
+    /// `MethodRouter`), where axum's `MatchedPath` is known. Works in nested routers.
+    #[cfg(feature = "axum")]
+    pub fn route_param(name: impl Into<Arc<str>>) -> Self {
+        Self {
+            kind: Kind::RouteParam(name.into()),
+        }
+    }
+
+    /// A parameter of a path template such as `/rooms/{room}` or `/t/{tenant}/c/{call}`,
+    /// for plain hyper (or any router). `{*rest}` at the end matches the rest of the
+    /// path. The template is checked here, at start-up.
+    pub fn path_template(template: &str, param: &str) -> Result<Self, ConfigError> {
+        let parsed = PathTemplate::parse(template)?;
+        if !parsed
+            .segments
+            .iter()
+            .any(|s| matches!(s, Segment::Param(p) | Segment::Rest(p) if **p == *param))
+        {
+            return Err(ConfigError::InvalidPathTemplate {
+                template: template.to_owned(),
+                reason: format!("it has no parameter {{{param}}}"),
+            });
+        }
+        Ok(Self {
+            kind: Kind::Template(Arc::new(parsed), param.into()),
+        })
+    }
+
+    /// The page URL: host (from the `Host` header or the URI) and path, without scheme
+    /// or query, percent-decoded: `www.example.com/rooms/42`.
+    pub fn url() -> Self {
+        Self { kind: Kind::Url }
+    }
+
+    /// A query parameter (`+` decodes to a space, as in forms).
+    pub fn query(name: impl Into<Arc<str>>) -> Self {
+        Self {
+            kind: Kind::Query(name.into()),
+        }
+    }
+
+    /// A request header. Its value is percent-decoded (send non-ASCII IDs with
+    /// `encodeURIComponent`).
+    pub fn header(name: &str) -> Result<Self, ConfigError> {
+        let name = HeaderName::try_from(name).map_err(|source| ConfigError::InvalidHeaderName {
+            name: name.to_owned(),
+            source,
+        })?;
+        Ok(Self {
+            kind: Kind::Header(name),
+        })
+    }
+
+    /// A new ID on every call: Unix milliseconds, a dash, and 64 random bits in hex
+    /// (`1732550400123-9f86d081884c7d65`). For a handler that creates a call and then
+    /// shares its ID with the participants.
+    pub fn generated() -> Self {
+        Self { kind: Kind::Generated }
+    }
+
+    /// Lowercase hex SHA1 (40 characters) of what `inner` yields.
+    pub fn sha1(inner: ConferenceIdSource) -> Self {
+        Self {
+            kind: Kind::Sha1(Box::new(inner.kind)),
+        }
+    }
+
+    /// Any closure over the request head; `Ok(None)` means "not there".
+    pub fn custom<F>(f: F) -> Self
+    where
+        F: Fn(&Parts) -> Result<Option<ConferenceId>, IdError> + Send + Sync + 'static,
+    {
+        Self {
+            kind: Kind::Custom(Arc::new(f)),
+        }
+    }
+
+    /// Takes the conferenceID from a request head.
+    pub fn extract(&self, parts: &Parts) -> Result<ConferenceId, ConferenceError> {
+        let raw = extract_raw(&self.kind, parts)?;
+        Ok(ConferenceId::new(raw)?)
+    }
+}
+
+fn extract_raw(kind: &Kind, parts: &Parts) -> Result<String, ConferenceError> {
+    const KIND: &str = ConferenceId::KIND;
+    match kind {
+        #[cfg(feature = "axum")]
+        Kind::RouteParam(name) => {
+            let matched = parts
+                .extensions
+                .get::<axum::extract::MatchedPath>()
+                .ok_or_else(|| ConferenceError::NoMatchedPath(name.to_string()))?;
+            let path = match parts.extensions.get::<axum::extract::OriginalUri>() {
+                Some(original) => original.path(),
+                None => parts.uri.path(),
+            };
+            let template =
+                PathTemplate::parse(matched.as_str()).map_err(|_| ConferenceError::NoMatchedPath(name.to_string()))?;
+            template.capture(path, name)?.ok_or_else(|| {
+                ConferenceError::Missing(format!("route parameter {name:?} not in {}", matched.as_str()))
+            })
+        }
+        Kind::Template(template, name) => template
+            .capture(parts.uri.path(), name)?
+            .ok_or_else(|| ConferenceError::Missing(format!("the path does not match {:?}", template.source))),
+        Kind::Url => {
+            let host = parts
+                .headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+                .ok_or_else(|| ConferenceError::Missing("no Host header".into()))?;
+            let host = host.rsplit('@').next().unwrap_or(host);
+            let path = percent_decode(parts.uri.path(), KIND)?;
+            Ok(format!("{host}{path}"))
+        }
+        Kind::Query(name) => {
+            let query = parts.uri.query().unwrap_or("");
+            for pair in query.split('&') {
+                let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+                if form_decode(key, KIND)? == **name {
+                    return Ok(form_decode(value, KIND)?);
+                }
+            }
+            Err(ConferenceError::Missing(format!("no query parameter {name:?}")))
+        }
+        Kind::Header(name) => {
+            let value = parts
+                .headers
+                .get(name)
+                .ok_or_else(|| ConferenceError::Missing(format!("no {name} header")))?;
+            let value = std::str::from_utf8(value.as_bytes()).map_err(|e| IdError::NotUtf8 {
+                kind: KIND,
+                at: e.valid_up_to(),
+            })?;
+            Ok(percent_decode(value, KIND)?)
+        }
+        Kind::Generated => {
+            let millis = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis());
+            let mut random = [0u8; 8];
+            SystemRandom::new()
+                .fill(&mut random)
+                .map_err(|_| ConferenceError::Missing("the system random number generator failed".into()))?;
+            Ok(format!("{millis}-{}", hex(&random)))
+        }
+        Kind::Sha1(inner) => {
+            let value = extract_raw(inner, parts)?;
+            // Hash only valid IDs: the rules apply to what the source yields, too.
+            ConferenceId::new(&value)?;
+            Ok(hex(&Sha1::digest(value.as_bytes())))
+        }
+        Kind::Custom(f) => match f(parts)? {
+            Some(id) => Ok(id.to_string()),
+            None => Err(ConferenceError::Missing("the custom source found none".into())),
+        },
+    }
+}
+
+fn form_decode(value: &str, kind: &'static str) -> Result<String, IdError> {
+    if value.contains('+') {
+        percent_decode(&value.replace('+', " "), kind)
+    } else {
+        percent_decode(value, kind)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Literal(Box<str>),
+    Param(Box<str>),
+    Rest(Box<str>),
+}
+
+/// A parsed path template such as `/rooms/{room}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathTemplate {
+    source: Box<str>,
+    segments: Vec<Segment>,
+}
+
+impl PathTemplate {
+    /// Parses a template: `/`-separated segments, each a literal, `{name}` or, last,
+    /// `{*name}`.
+    pub fn parse(template: &str) -> Result<Self, ConfigError> {
+        let bad = |reason: &str| ConfigError::InvalidPathTemplate {
+            template: template.to_owned(),
+            reason: reason.to_owned(),
+        };
+        if !template.starts_with('/') {
+            return Err(bad("it must start with '/'"));
+        }
+        let parts: Vec<&str> = template[1..].split('/').collect();
+        let mut segments = Vec::with_capacity(parts.len());
+        for (i, part) in parts.iter().enumerate() {
+            let segment = match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                Some(name) if name.starts_with('*') => {
+                    if i + 1 != parts.len() {
+                        return Err(bad("{*name} must be the last segment"));
+                    }
+                    Segment::Rest(name[1..].into())
+                }
+                Some(name) => Segment::Param(name.into()),
+                None if part.contains(['{', '}']) => {
+                    return Err(bad("a parameter must be a whole segment, like {room}"));
+                }
+                None => Segment::Literal((*part).into()),
+            };
+            if let Segment::Param(name) | Segment::Rest(name) = &segment {
+                if name.is_empty() {
+                    return Err(bad("a parameter has no name"));
+                }
+            }
+            segments.push(segment);
+        }
+        Ok(Self {
+            source: template.into(),
+            segments,
+        })
+    }
+
+    /// Matches `path` and returns the percent-decoded value of `param`, `Ok(None)` if
+    /// the path does not match or has no such parameter.
+    pub fn capture(&self, path: &str, param: &str) -> Result<Option<String>, IdError> {
+        let Some(rest) = path.strip_prefix('/') else {
+            return Ok(None);
+        };
+        let mut pieces = rest.split('/');
+        let mut rest_offset = 1;
+        let mut found = None;
+        for segment in &self.segments {
+            match segment {
+                Segment::Rest(name) => {
+                    let tail = &path[rest_offset.min(path.len())..];
+                    if **name == *param {
+                        found = Some(tail);
+                    }
+                    return found.map(|raw| percent_decode(raw, ConferenceId::KIND)).transpose();
+                }
+                Segment::Literal(literal) => match pieces.next() {
+                    Some(piece) if piece == &**literal => rest_offset += piece.len() + 1,
+                    _ => return Ok(None),
+                },
+                Segment::Param(name) => match pieces.next() {
+                    Some(piece) => {
+                        if **name == *param {
+                            found = Some(piece);
+                        }
+                        rest_offset += piece.len() + 1;
+                    }
+                    None => return Ok(None),
+                },
+            }
+        }
+        if pieces.next().is_some() {
+            return Ok(None);
+        }
+        found.map(|raw| percent_decode(raw, ConferenceId::KIND)).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::Request;
+
+    fn parts(uri: &str) -> Parts {
+        Request::get(uri).body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn templates_capture_and_decode() {
+        let t = PathTemplate::parse("/t/{tenant}/rooms/{room}").unwrap();
+        assert_eq!(
+            t.capture("/t/acme/rooms/%D0%B8%D0%BD", "room").unwrap().as_deref(),
+            Some("ин")
+        );
+        assert_eq!(t.capture("/t/acme/rooms/x", "tenant").unwrap().as_deref(), Some("acme"));
+        assert_eq!(t.capture("/t/acme/rooms", "room").unwrap(), None);
+        assert_eq!(t.capture("/t/acme/rooms/x/extra", "room").unwrap(), None);
+        assert_eq!(t.capture("/u/acme/rooms/x", "room").unwrap(), None);
+        assert!(t.capture("/t/acme/rooms/%zz", "room").is_err());
+        let rest = PathTemplate::parse("/files/{*path}").unwrap();
+        assert_eq!(
+            rest.capture("/files/a/b%20c", "path").unwrap().as_deref(),
+            Some("a/b c")
+        );
+    }
+
+    #[test]
+    fn bad_templates_fail_at_start_up() {
+        for t in ["rooms/{room}", "/rooms/x{room}", "/{*rest}/x", "/{}"] {
+            assert!(PathTemplate::parse(t).is_err(), "{t}");
+        }
+        let err = ConferenceIdSource::path_template("/rooms/{room}", "id").unwrap_err();
+        assert!(err.to_string().contains("no parameter {id}"), "{err}");
+    }
+
+    #[test]
+    fn query_and_header_sources() {
+        let p = parts("/call?x=1&room=a+b%2Bc&y");
+        assert_eq!(ConferenceIdSource::query("room").extract(&p).unwrap().as_str(), "a b+c");
+        assert!(matches!(
+            ConferenceIdSource::query("nope").extract(&p),
+            Err(ConferenceError::Missing(_))
+        ));
+        let mut p = parts("/");
+        p.headers.insert("x-conference", "%E0%BA%AD".parse().unwrap());
+        assert_eq!(
+            ConferenceIdSource::header("x-conference")
+                .unwrap()
+                .extract(&p)
+                .unwrap()
+                .as_str(),
+            "ອ"
+        );
+        assert!(ConferenceIdSource::header("bad header").is_err());
+    }
+
+    #[test]
+    fn url_uses_host_header_and_path() {
+        let mut p = parts("/rooms/1?ignored=yes");
+        p.headers.insert(http::header::HOST, "www.example.com".parse().unwrap());
+        assert_eq!(
+            ConferenceIdSource::url().extract(&p).unwrap().as_str(),
+            "www.example.com/rooms/1"
+        );
+    }
+
+    #[test]
+    fn generated_ids_differ_and_fit() {
+        let p = parts("/");
+        let a = ConferenceIdSource::generated().extract(&p).unwrap();
+        let b = ConferenceIdSource::generated().extract(&p).unwrap();
+        assert_ne!(a, b);
+        let (millis, random) = a.split_once('-').unwrap();
+        assert!(millis.parse::<u128>().is_ok());
+        assert_eq!(random.len(), 16);
+    }
+
+    #[test]
+    fn sha1_of_a_source() {
+        // printf 'room-1' | sha1sum
+        let p = parts("/rooms/room-1");
+        let source = ConferenceIdSource::sha1(ConferenceIdSource::path_template("/rooms/{room}", "room").unwrap());
+        assert_eq!(
+            source.extract(&p).unwrap().as_str(),
+            "0e9770ee13188deca3cd34f598eb93650a2f97c3"
+        );
+    }
+
+    #[test]
+    fn over_long_and_empty_values_are_rejected() {
+        let p = parts(&format!("/rooms/{}", "%E3%82%A4".repeat(86)));
+        let source = ConferenceIdSource::path_template("/rooms/{room}", "room").unwrap();
+        assert!(matches!(
+            source.extract(&p),
+            Err(ConferenceError::Invalid(IdError::TooLong { len: 258, .. }))
+        ));
+        let p = parts("/rooms/");
+        assert!(matches!(
+            source.extract(&p),
+            Err(ConferenceError::Invalid(IdError::Empty { .. }))
+        ));
+    }
+}

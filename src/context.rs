@@ -1,0 +1,151 @@
+//! What the layer and the endpoint hand to the app: [`CallstatsContext`].
+
+use std::sync::Arc;
+
+use crate::{
+    id::{ConferenceId, UserId},
+    token::IssuedToken,
+    user_id::CallstatsUser,
+};
+
+/// Everything the page needs to initialise callstats.js, for one authenticated
+/// request. The layer puts it into the request extensions; handlers read it with
+/// `Extension<CallstatsContext>` or, with the `axum` feature, as an extractor.
+///
+/// `Debug` hides the token.
+///
+/// ```
+/// use tower_callstats::{CallstatsContext, Identity, TokenIssuer, UserIdStrategy, keys::SigningKey};
+///
+/// let issuer = TokenIssuer::builder("app", SigningKey::generate("k").unwrap()).build().unwrap();
+/// let user = UserIdStrategy::raw().derive(&Identity::new("ann")).unwrap();
+/// let token = issuer.issue(user.id(), None).unwrap();
+/// let context = CallstatsContext::new("app", user, None, token, None);
+/// let page = context.to_client_json();
+/// assert_eq!(page["appID"], "app");
+/// assert_eq!(page["userID"], "ann");
+/// assert_eq!(page["localUserID"], "ann");
+/// assert_eq!(page["token"], context.token().jwt());
+/// ```
+#[derive(Debug, Clone)]
+pub struct CallstatsContext {
+    app_id: Arc<str>,
+    user: CallstatsUser,
+    conference_id: Option<ConferenceId>,
+    token: Arc<IssuedToken>,
+    conference_server_id: Option<UserId>,
+}
+
+impl CallstatsContext {
+    /// Assembles a context (the layer and the endpoint do this for you).
+    pub fn new(
+        app_id: impl Into<Arc<str>>,
+        user: CallstatsUser,
+        conference_id: Option<ConferenceId>,
+        token: Arc<IssuedToken>,
+        conference_server_id: Option<UserId>,
+    ) -> Self {
+        Self {
+            app_id: app_id.into(),
+            user,
+            conference_id,
+            token,
+            conference_server_id,
+        }
+    }
+
+    /// The callstats appID.
+    pub fn app_id(&self) -> &str {
+        &self.app_id
+    }
+
+    /// The user: the userID of the token and, in the object form, the real name.
+    pub fn user(&self) -> &CallstatsUser {
+        &self.user
+    }
+
+    /// The userID in the token (the alias in the object form).
+    pub fn user_id(&self) -> &UserId {
+        self.user.id()
+    }
+
+    /// The conferenceID, if the route has a source for it.
+    pub fn conference_id(&self) -> Option<&ConferenceId> {
+        self.conference_id.as_ref()
+    }
+
+    /// The signed token.
+    pub fn token(&self) -> &IssuedToken {
+        &self.token
+    }
+
+    /// The token's expiry, Unix seconds.
+    pub fn expires_at(&self) -> u64 {
+        self.token.expires_at()
+    }
+
+    /// The configured conferenceServerID: the remoteUserID to use for a
+    /// PeerConnection to the conference bridge.
+    pub fn conference_server_id(&self) -> Option<&UserId> {
+        self.conference_server_id.as_ref()
+    }
+
+    /// The JSON a page (or the token endpoint) gets:
+    /// `{"token", "appID", "userID", "localUserID", "conferenceID"?, "expiresAt",
+    /// "issuedAt", "keyID", "conferenceServerID"?}`. `localUserID` is what
+    /// `callstats.initialize()` takes: the userID string, or the object form
+    /// `{userName, aliasName}`.
+    pub fn to_client_json(&self) -> serde_json::Value {
+        let claims = self.token.claims();
+        let mut value = serde_json::json!({
+            "token": self.token.jwt(),
+            "appID": &*self.app_id,
+            "userID": self.user.id(),
+            "localUserID": &self.user,
+            "expiresAt": claims.exp,
+            "issuedAt": claims.iat,
+            "keyID": claims.key_id,
+        });
+        if let Some(conference) = &self.conference_id {
+            value["conferenceID"] = conference.as_str().into();
+        }
+        if let Some(server) = &self.conference_server_id {
+            value["conferenceServerID"] = server.as_str().into();
+        }
+        value
+    }
+}
+
+#[cfg(feature = "axum")]
+mod extract {
+    use axum::{
+        extract::{FromRequestParts, OptionalFromRequestParts},
+        response::{IntoResponse, Response},
+    };
+    use http::request::Parts;
+
+    use super::CallstatsContext;
+    use crate::rejection::Rejection;
+
+    /// Extracts the context the layer put into the request. Fails with a 500 when the
+    /// layer is not on the route (a server mistake); use `Option<CallstatsContext>`
+    /// on routes where anonymous users are let through.
+    impl<S: Send + Sync> FromRequestParts<S> for CallstatsContext {
+        type Rejection = Response;
+
+        async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+            parts.extensions.get::<CallstatsContext>().cloned().ok_or_else(|| {
+                tracing::error!(target: "tower_callstats::layer", "CallstatsContext extracted on a route without the CallstatsLayer (or by an unauthenticated request)");
+                Rejection::missing_context().into_response().into_response()
+            })
+        }
+    }
+
+    impl<S: Send + Sync> OptionalFromRequestParts<S> for CallstatsContext {
+        type Rejection = std::convert::Infallible;
+
+        async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
+            Ok(parts.extensions.get::<CallstatsContext>().cloned())
+        }
+    }
+}

@@ -1,0 +1,97 @@
+use std::{
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll, ready},
+};
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, header};
+use http_body_util::Full;
+use pin_project_lite::pin_project;
+
+use super::layer::ResponseHeaders;
+use crate::body::ResponseBody;
+
+pin_project! {
+    /// The response future of [`Callstats`](super::Callstats): the inner service's
+    /// future (whose response gets the token headers), or a rejection ready at once.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        state: State<F>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Inner { #[pin] future: F, headers: Option<ResponseHeaders> },
+        Rejected { response: Option<Response<Full<Bytes>>> },
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(crate) fn inner(future: F, headers: Option<ResponseHeaders>) -> Self {
+        Self {
+            state: State::Inner { future, headers },
+        }
+    }
+
+    pub(crate) fn rejected(response: Response<Full<Bytes>>) -> Self {
+        Self {
+            state: State::Rejected {
+                response: Some(response),
+            },
+        }
+    }
+}
+
+impl<F> std::fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<ResponseBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Inner { future, headers } => {
+                let response = ready!(future.poll(cx))?;
+                let mut response = response.map(ResponseBody::inner);
+                if let Some(headers) = headers.take() {
+                    apply(&mut response, headers);
+                }
+                Poll::Ready(Ok(response))
+            }
+            StateProj::Rejected { response } => {
+                let response = response.take().expect("ResponseFuture polled after completion");
+                Poll::Ready(Ok(response.map(ResponseBody::rejection)))
+            }
+        }
+    }
+}
+
+/// Adds the token headers, keeps the response out of shared caches, and marks it as
+/// varying with the credentials that selected the user.
+fn apply<B>(response: &mut Response<B>, headers: ResponseHeaders) {
+    let map = response.headers_mut();
+    for (name, value) in headers.values {
+        map.insert(name, value);
+    }
+    let already_private = map.get_all(header::CACHE_CONTROL).iter().any(|v| {
+        v.to_str().is_ok_and(|v| {
+            v.split(',').any(|d| {
+                let d = d.trim();
+                d.eq_ignore_ascii_case("no-store") || d.eq_ignore_ascii_case("private")
+            })
+        })
+    });
+    if !already_private {
+        map.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    map.append(header::VARY, HeaderValue::from_static("cookie, authorization"));
+}
