@@ -189,8 +189,20 @@ impl SigningKey {
     }
 
     fn from_pair(key_id: Arc<str>, pair: EcdsaKeyPair) -> Self {
-        let header = serde_json::json!({"alg": "ES256", "typ": "JWT", "kid": &*key_id});
-        let header_b64 = URL_SAFE_NO_PAD.encode(header.to_string());
+        #[derive(serde::Serialize)]
+        struct Header<'a> {
+            alg: &'a str,
+            typ: &'a str,
+            kid: &'a str,
+        }
+        // Field order is the order callstats' docs write: {"alg":"ES256","typ":"JWT","kid":...}.
+        let header = serde_json::to_vec(&Header {
+            alg: "ES256",
+            typ: "JWT",
+            kid: &key_id,
+        })
+        .unwrap_or_default();
+        let header_b64 = URL_SAFE_NO_PAD.encode(header);
         Self {
             key_id,
             pair,

@@ -1,0 +1,170 @@
+//! The demo server: `cargo run --example demo`, then open http://127.0.0.1:3000.
+//!
+//! Runs with no configuration on a freshly generated development key (never use it in
+//! production: callstats does not know it). Environment, all optional:
+//!
+//! | variable | default | meaning |
+//! | --- | --- | --- |
+//! | `BIND` | `127.0.0.1:3000` | address to listen on |
+//! | `CALLSTATS_APP_ID` | `demo-app` | your callstats appID |
+//! | `CALLSTATS_KEY_ID` | `dev-key` | the keyID callstats gave for your public key |
+//! | `CALLSTATS_PRIVATE_KEY_FILE` | (generate one) | PEM private key, SEC1 or PKCS8; `kill -HUP` reloads it |
+//! | `CALLSTATS_USER_ID` | `raw` | `raw`, `sha1`, `ephemeral` or `object` (object form, SHA1 alias) |
+//! | `CALLSTATS_DOMAIN` | `example.com` | the domain for `sha1` (`username@domain`) |
+//! | `CALLSTATS_JS_URL` | callstats' CDN | where the page loads callstats.js from |
+//! | `CALLSTATS_AUTH_PROXY` | none | demo/testing only: point the client's auth at this URL (`window.csioproxy`) |
+//! | `DEMO_SESSION_TTL_SECS` | `3600` | lifetime of a demo login session |
+//!
+//! Routes: `GET /` (login form), `POST /login`, `POST /logout`, `GET /rooms/{room}`,
+//! `POST /getToken`, `GET /.well-known/jwks.json`, `GET /public-key.pem`.
+//!
+//! Try it with curl:
+//!
+//! ```text
+//! curl -c jar -d username=alice http://127.0.0.1:3000/login
+//! curl -b jar -X POST -H 'content-type: application/json' -d '{"conferenceID":"room-1"}' http://127.0.0.1:3000/getToken
+//! curl http://127.0.0.1:3000/.well-known/jwks.json
+//! ```
+
+mod app;
+mod session;
+
+use std::{env, net::SocketAddr, sync::Arc, time::Duration};
+
+use tower_callstats::{
+    UserIdStrategy,
+    keys::{KeyRing, SigningKey},
+};
+
+/// Settings read from the environment.
+struct Settings {
+    bind: SocketAddr,
+    key_id: String,
+    key_file: Option<String>,
+    demo: app::DemoConfig,
+}
+
+fn settings() -> Result<Settings, String> {
+    let var = |name: &str| env::var(name).ok().filter(|v| !v.is_empty());
+    let bind = var("BIND").unwrap_or_else(|| "127.0.0.1:3000".into());
+    let bind: SocketAddr = bind
+        .parse()
+        .map_err(|e| format!("BIND={bind:?} is not an address: {e}"))?;
+    let domain = var("CALLSTATS_DOMAIN").unwrap_or_else(|| "example.com".into());
+    let user_id = match var("CALLSTATS_USER_ID").as_deref().unwrap_or("raw") {
+        "raw" => UserIdStrategy::raw(),
+        "sha1" => UserIdStrategy::sha1(domain),
+        "object" => UserIdStrategy::sha1(domain).object_form(),
+        "ephemeral" => {
+            // Demo only: a per-process secret, so ephemeral IDs change on restart.
+            let secret = session::random_hex(32);
+            UserIdStrategy::ephemeral(secret.as_bytes()).map_err(|e| e.to_string())?
+        }
+        other => {
+            return Err(format!(
+                "CALLSTATS_USER_ID={other:?}: expected raw, sha1, ephemeral or object"
+            ));
+        }
+    };
+    let session_ttl = match var("DEMO_SESSION_TTL_SECS") {
+        Some(v) => Duration::from_secs(
+            v.parse()
+                .map_err(|_| format!("DEMO_SESSION_TTL_SECS={v:?} is not a number"))?,
+        ),
+        None => Duration::from_secs(3600),
+    };
+    let mut demo = app::DemoConfig::new(var("CALLSTATS_APP_ID").unwrap_or_else(|| "demo-app".into()));
+    demo.user_id = user_id;
+    demo.session_ttl = session_ttl;
+    demo.auth_proxy = var("CALLSTATS_AUTH_PROXY");
+    if let Some(url) = var("CALLSTATS_JS_URL") {
+        demo.callstats_js_url = url;
+    }
+    Ok(Settings {
+        bind,
+        key_id: var("CALLSTATS_KEY_ID").unwrap_or_else(|| "dev-key".into()),
+        key_file: var("CALLSTATS_PRIVATE_KEY_FILE"),
+        demo,
+    })
+}
+
+fn load_key(settings: &Settings) -> Result<SigningKey, String> {
+    match &settings.key_file {
+        Some(path) => {
+            let key = SigningKey::from_pem_file(settings.key_id.as_str(), path).map_err(|e| e.to_string())?;
+            tracing::info!(path, key_id = key.key_id(), "loaded the signing key");
+            Ok(key)
+        }
+        None => {
+            let key = SigningKey::generate(settings.key_id.as_str()).map_err(|e| e.to_string())?;
+            tracing::warn!(
+                key_id = key.key_id(),
+                "generated an ephemeral development key (set CALLSTATS_PRIVATE_KEY_FILE for a real one); \
+                 its public key is at /public-key.pem and /.well-known/jwks.json"
+            );
+            Ok(key)
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_callstats=info".into()),
+        )
+        .init();
+    if let Err(error) = run().await {
+        tracing::error!("{error}");
+        eprintln!("error: {error}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let settings = settings()?;
+    let key = load_key(&settings)?;
+    let demo = app::build(settings.demo, key)?;
+    reload_on_sighup(
+        demo.keys.clone(),
+        settings.key_id.clone(),
+        settings.key_file.clone(),
+        demo.grace,
+    );
+    let listener = tokio::net::TcpListener::bind(settings.bind)
+        .await
+        .map_err(|e| format!("cannot bind {}: {e}", settings.bind))?;
+    tracing::info!("demo listening on http://{}", settings.bind);
+    axum::serve(listener, demo.router)
+        .with_graceful_shutdown(shutdown())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn shutdown() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// `kill -HUP <pid>` reloads the key file (or, without one, rotates to a new
+/// development key). A bad file keeps the current key active.
+fn reload_on_sighup(keys: Arc<KeyRing>, key_id: String, key_file: Option<String>, grace: Duration) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match &key_file {
+                Some(path) => {
+                    let _ = keys.reload_from_file(key_id.as_str(), path, grace);
+                }
+                None => match SigningKey::generate(key_id.as_str()) {
+                    Ok(key) => keys.rotate(key, grace),
+                    Err(error) => tracing::error!(%error, "could not generate a key"),
+                },
+            }
+        }
+    });
+}
