@@ -1,0 +1,112 @@
+//! The layer in a plain hyper 1 server, without axum: `cargo run --example hyper`.
+//!
+//! ```text
+//! curl -i -H 'x-demo-user: alice' http://127.0.0.1:3002/rooms/%E3%82%A4
+//! curl -i -X POST -H 'x-demo-user: alice' http://127.0.0.1:3002/getToken
+//! ```
+//!
+//! Without axum's router there is no `MatchedPath`, so the conferenceID comes from a
+//! path template (`ConferenceIdSource::path_template("/rooms/{room}", "room")`),
+//! checked at start-up. The identity comes from a `map_request` step standing in for
+//! the app's authentication (here: DEMO ONLY, a header that anybody can set).
+
+use std::{convert::Infallible, net::SocketAddr};
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{Either, Full};
+use hyper::body::Incoming;
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo},
+    server::conn::auto,
+    service::TowerToHyperService,
+};
+use tower::{ServiceBuilder, ServiceExt, service_fn};
+use tower_callstats::{
+    CallstatsContext, CallstatsLayer, ConferenceIdSource, ConfigError, Identity, ResponseBody, TokenEndpoint,
+    TokenIssuer, keys::SigningKey,
+};
+
+/// What every response of this app is.
+pub type AppResponse = Response<Either<ResponseBody<Full<Bytes>>, Full<Bytes>>>;
+
+/// DEMO ONLY: the app's authentication, reduced to trusting a header. A real app
+/// verifies a session cookie or a bearer token here, then inserts the `Identity`.
+fn authenticate<B>(mut request: Request<B>) -> Request<B> {
+    let user = request
+        .headers()
+        .get("x-demo-user")
+        .and_then(|v| v.to_str().ok())
+        .map(Identity::new);
+    if let Some(identity) = user {
+        request.extensions_mut().insert(identity);
+    }
+    request
+}
+
+async fn room_page(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let body = match request.extensions().get::<CallstatsContext>() {
+        Some(context) => context.to_client_json().to_string(),
+        None => r#"{"anonymous":true}"#.to_owned(),
+    };
+    Ok(Response::builder()
+        .header("content-type", "application/json")
+        .body(Full::from(body))
+        .unwrap())
+}
+
+/// The whole app as one `tower::Service`: `/rooms/{room}` behind the layer, and the
+/// token endpoint at `POST /getToken`.
+pub fn app(
+    issuer: TokenIssuer,
+) -> Result<
+    impl tower::Service<Request<Incoming>, Response = AppResponse, Error = Infallible, Future: Send> + Clone,
+    ConfigError,
+> {
+    let pages = ServiceBuilder::new()
+        .map_request(authenticate)
+        .layer(
+            CallstatsLayer::builder(issuer.clone())
+                .conference_id(ConferenceIdSource::path_template("/rooms/{room}", "room")?)
+                .build()?,
+        )
+        .service_fn(room_page);
+    let endpoint = ServiceBuilder::new()
+        .map_request(authenticate)
+        .service(TokenEndpoint::new(issuer));
+    Ok(service_fn(move |request: Request<Incoming>| {
+        let (pages, endpoint) = (pages.clone(), endpoint.clone());
+        async move {
+            let path = request.uri().path();
+            if path.starts_with("/rooms/") {
+                pages.oneshot(request).await.map(|r| r.map(Either::Left))
+            } else if path == "/getToken" {
+                endpoint.oneshot(request).await.map(|r| r.map(Either::Right))
+            } else {
+                let mut not_found = Response::new(Either::Right(Full::from("not found")));
+                *not_found.status_mut() = StatusCode::NOT_FOUND;
+                Ok(not_found)
+            }
+        }
+    }))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let bind: SocketAddr = std::env::var("BIND")
+        .unwrap_or_else(|_| "127.0.0.1:3002".into())
+        .parse()?;
+    let issuer = TokenIssuer::builder("demo-app", SigningKey::generate("dev-key")?).build()?;
+    let app = app(issuer)?;
+    let listener = tokio::net::TcpListener::bind(bind).await?;
+    println!("hyper example on http://{bind} (development key, DEMO ONLY x-demo-user header auth)");
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let service = TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let _ = auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
