@@ -65,7 +65,7 @@ pub enum IdError {
         kind: &'static str,
     },
     /// The value is longer than the limit, counted in bytes.
-    #[error("{kind} is {len} bytes long, {over} bytes over the limit of {max} bytes", over = len - max)]
+    #[error("{kind} is {len} bytes long, {over} over the limit of {max} bytes", over = plural(len - max, "byte"))]
     TooLong {
         /// Which identifier.
         kind: &'static str,
@@ -76,7 +76,7 @@ pub enum IdError {
     },
     /// The value is longer than a limit counted in characters (the object form's
     /// `userName` and `aliasName`).
-    #[error("{kind} is {len} characters long, {over} characters over the limit of {max} characters", over = len - max)]
+    #[error("{kind} is {len} characters long, {over} over the limit of {max} characters", over = plural(len - max, "character"))]
     TooManyChars {
         /// Which identifier.
         kind: &'static str,
@@ -112,6 +112,14 @@ pub enum IdError {
         /// Byte offset of the character.
         at: usize,
     },
+}
+
+fn plural(n: usize, unit: &str) -> String {
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
 }
 
 impl IdError {

@@ -112,3 +112,8 @@ mod send_sync {
         assert_send_sync::<ConfigError>();
     }
 }
+
+/// The README's Rust examples compile as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
