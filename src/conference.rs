@@ -124,11 +124,7 @@ impl ConferenceIdSource {
     /// path. The template is checked here, at start-up.
     pub fn path_template(template: &str, param: &str) -> Result<Self, ConfigError> {
         let parsed = PathTemplate::parse(template)?;
-        if !parsed
-            .segments
-            .iter()
-            .any(|s| matches!(s, Segment::Param(p) | Segment::Rest(p) if **p == *param))
-        {
+        if !parsed.params().any(|p| p == param) {
             return Err(ConfigError::InvalidPathTemplate {
                 template: template.to_owned(),
                 reason: format!("it has no parameter {{{param}}}"),
@@ -208,9 +204,7 @@ fn extract_raw(kind: &Kind, parts: &Parts) -> Result<String, ConferenceError> {
                 Some(original) => original.path(),
                 None => parts.uri.path(),
             };
-            let template =
-                PathTemplate::parse(matched.as_str()).map_err(|_| ConferenceError::NoMatchedPath(name.to_string()))?;
-            template.capture(path, name)?.ok_or_else(|| {
+            capture(matched.as_str(), path, name)?.ok_or_else(|| {
                 ConferenceError::Missing(format!("route parameter {name:?} not in {}", matched.as_str()))
             })
         }
@@ -280,18 +274,30 @@ fn form_decode(value: &str, kind: &'static str) -> Result<String, IdError> {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Segment {
-    Literal(Box<str>),
-    Param(Box<str>),
-    Rest(Box<str>),
+/// One segment of a template, borrowed from the template text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Segment<'a> {
+    Literal(&'a str),
+    Param(&'a str),
+    Rest(&'a str),
 }
 
-/// A parsed path template such as `/rooms/{room}`.
+impl<'a> Segment<'a> {
+    fn classify(part: &'a str) -> Self {
+        match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+            Some(name) => match name.strip_prefix('*') {
+                Some(rest) => Segment::Rest(rest),
+                None => Segment::Param(name),
+            },
+            None => Segment::Literal(part),
+        }
+    }
+}
+
+/// A path template such as `/rooms/{room}`, checked once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathTemplate {
     source: Box<str>,
-    segments: Vec<Segment>,
 }
 
 impl PathTemplate {
@@ -302,76 +308,69 @@ impl PathTemplate {
             template: template.to_owned(),
             reason: reason.to_owned(),
         };
-        if !template.starts_with('/') {
+        let Some(body) = template.strip_prefix('/') else {
             return Err(bad("it must start with '/'"));
-        }
-        let parts: Vec<&str> = template[1..].split('/').collect();
-        let mut segments = Vec::with_capacity(parts.len());
-        for (i, part) in parts.iter().enumerate() {
-            let segment = match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-                Some(name) if name.starts_with('*') => {
-                    if i + 1 != parts.len() {
-                        return Err(bad("{*name} must be the last segment"));
-                    }
-                    Segment::Rest(name[1..].into())
-                }
-                Some(name) => Segment::Param(name.into()),
-                None if part.contains(['{', '}']) => {
+        };
+        let count = body.split('/').count();
+        for (i, part) in body.split('/').enumerate() {
+            match Segment::classify(part) {
+                Segment::Rest(_) if i + 1 != count => return Err(bad("{*name} must be the last segment")),
+                Segment::Param("") | Segment::Rest("") => return Err(bad("a parameter has no name")),
+                Segment::Literal(literal) if literal.contains(['{', '}']) => {
                     return Err(bad("a parameter must be a whole segment, like {room}"));
                 }
-                None => Segment::Literal((*part).into()),
-            };
-            if let Segment::Param(name) | Segment::Rest(name) = &segment {
-                if name.is_empty() {
-                    return Err(bad("a parameter has no name"));
-                }
+                _ => {}
             }
-            segments.push(segment);
         }
         Ok(Self {
             source: template.into(),
-            segments,
         })
+    }
+
+    fn params(&self) -> impl Iterator<Item = &str> {
+        self.source[1..]
+            .split('/')
+            .filter_map(|part| match Segment::classify(part) {
+                Segment::Param(name) | Segment::Rest(name) => Some(name),
+                Segment::Literal(_) => None,
+            })
     }
 
     /// Matches `path` and returns the percent-decoded value of `param`, `Ok(None)` if
     /// the path does not match or has no such parameter.
     pub fn capture(&self, path: &str, param: &str) -> Result<Option<String>, IdError> {
-        let Some(rest) = path.strip_prefix('/') else {
-            return Ok(None);
-        };
-        let mut pieces = rest.split('/');
-        let mut rest_offset = 1;
-        let mut found = None;
-        for segment in &self.segments {
-            match segment {
-                Segment::Rest(name) => {
-                    let tail = &path[rest_offset.min(path.len())..];
-                    if **name == *param {
-                        found = Some(tail);
-                    }
-                    return found.map(|raw| percent_decode(raw, ConferenceId::KIND)).transpose();
-                }
-                Segment::Literal(literal) => match pieces.next() {
-                    Some(piece) if piece == &**literal => rest_offset += piece.len() + 1,
-                    _ => return Ok(None),
-                },
-                Segment::Param(name) => match pieces.next() {
-                    Some(piece) => {
-                        if **name == *param {
-                            found = Some(piece);
-                        }
-                        rest_offset += piece.len() + 1;
-                    }
-                    None => return Ok(None),
-                },
-            }
-        }
-        if pieces.next().is_some() {
-            return Ok(None);
-        }
-        found.map(|raw| percent_decode(raw, ConferenceId::KIND)).transpose()
+        capture(&self.source, path, param)
     }
+}
+
+/// Matches `path` against `template` (one checked by [`PathTemplate::parse`], or
+/// axum's own `MatchedPath`) without allocating, and percent-decodes the captured value.
+fn capture(template: &str, path: &str, param: &str) -> Result<Option<String>, IdError> {
+    let (Some(template), Some(rest)) = (template.strip_prefix('/'), path.strip_prefix('/')) else {
+        return Ok(None);
+    };
+    let mut pieces = rest.split('/');
+    let mut offset = 1; // byte offset in `path` of the next piece
+    let mut found = None;
+    for segment in template.split('/').map(Segment::classify) {
+        if let Segment::Rest(name) = segment {
+            if name == param {
+                found = Some(path.get(offset..).unwrap_or(""));
+            }
+            return found.map(|raw| percent_decode(raw, ConferenceId::KIND)).transpose();
+        }
+        let Some(piece) = pieces.next() else { return Ok(None) };
+        match segment {
+            Segment::Literal(literal) if piece != literal => return Ok(None),
+            Segment::Param(name) if name == param => found = Some(piece),
+            _ => {}
+        }
+        offset += piece.len() + 1;
+    }
+    if pieces.next().is_some() {
+        return Ok(None);
+    }
+    found.map(|raw| percent_decode(raw, ConferenceId::KIND)).transpose()
 }
 
 #[cfg(test)]
