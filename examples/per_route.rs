@@ -58,7 +58,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .conference_id(ConferenceIdSource::sha1(ConferenceIdSource::route_param("room")))
             .build()?,
     );
-    let app = Router::new().merge(rooms).merge(calls).nest("/api", tenants).route("/about", get(page));
+    let app = Router::new()
+        .merge(rooms)
+        .merge(calls)
+        .nest("/api", tenants)
+        .route("/about", get(page));
 
     let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:3003".into());
     let listener = tokio::net::TcpListener::bind(&bind).await?;
