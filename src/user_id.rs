@@ -58,7 +58,7 @@ type CustomFn = dyn Fn(&Identity) -> Result<UserId, IdError> + Send + Sync;
 enum Kind {
     Raw,
     Sha1 { default_domain: Arc<str> },
-    Ephemeral { key: hmac::Key },
+    Ephemeral { key: Box<hmac::Key> },
     Custom(Arc<CustomFn>),
 }
 
@@ -143,7 +143,7 @@ impl UserIdStrategy {
         }
         Ok(Self {
             kind: Kind::Ephemeral {
-                key: hmac::Key::new(hmac::HMAC_SHA256, secret),
+                key: Box::new(hmac::Key::new(hmac::HMAC_SHA256, secret)),
             },
             object_form: false,
         })

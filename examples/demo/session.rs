@@ -168,10 +168,12 @@ pub async fn login(State(sessions): State<Sessions>, headers: HeaderMap, body: B
             "send a form or JSON with a username",
         );
     };
-    let form = match form {
+    let mut form = match form {
         Ok(form) => form,
         Err(e) => return error(StatusCode::BAD_REQUEST, &format!("invalid login body: {e}")),
     };
+    // The login form's optional domain field arrives as `domain=` when left blank.
+    form.domain = form.domain.filter(|d| !d.is_empty());
     let valid = |s: &str| !s.is_empty() && s.len() <= MAX_USERNAME_BYTES && !s.chars().any(char::is_control);
     if !valid(&form.username) || form.domain.as_deref().is_some_and(|d| !valid(d)) {
         return error(
