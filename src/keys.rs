@@ -234,7 +234,7 @@ impl SigningKey {
 
     /// The public key as PEM (`BEGIN PUBLIC KEY`): what you upload to callstats.
     pub fn public_key_pem(&self) -> String {
-        pem::encode(&pem::Pem::new("PUBLIC KEY", self.public_key_der()))
+        pem_lf(&pem::Pem::new("PUBLIC KEY", self.public_key_der()))
     }
 
     /// The public key as a JWK (`kty` EC, `crv` P-256, `alg` ES256, `use` sig, `kid`).
@@ -255,7 +255,7 @@ impl SigningKey {
     /// a generated key. Handle the result as a secret.
     pub fn to_pkcs8_pem(&self) -> String {
         let doc = self.pair.to_pkcs8v1().expect("a P-256 key serializes to PKCS8");
-        pem::encode(&pem::Pem::new("PRIVATE KEY", doc.as_ref()))
+        pem_lf(&pem::Pem::new("PRIVATE KEY", doc.as_ref()))
     }
 
     /// The private key as SEC1 PEM (`BEGIN EC PRIVATE KEY`), the form `openssl
@@ -263,7 +263,7 @@ impl SigningKey {
     pub fn to_sec1_pem(&self) -> String {
         let der = AsDer::<aws_lc_rs::encoding::EcPrivateKeyRfc5915Der<'static>>::as_der(&self.pair.private_key())
             .expect("a P-256 key serializes to SEC1");
-        pem::encode(&pem::Pem::new("EC PRIVATE KEY", der.as_ref()))
+        pem_lf(&pem::Pem::new("EC PRIVATE KEY", der.as_ref()))
     }
 
     /// Signs `header.payload` and returns the compact JWS `header.payload.signature`.
@@ -294,6 +294,11 @@ impl fmt::Debug for SigningKey {
             .field("public_x", &self.public_jwk().x)
             .finish_non_exhaustive()
     }
+}
+
+/// PEM with Unix line endings, as openssl writes it.
+fn pem_lf(block: &pem::Pem) -> String {
+    pem::encode_config(block, pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF))
 }
 
 fn check_key_id(key_id: &str) -> Result<(), KeyError> {
