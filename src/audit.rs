@@ -1,21 +1,61 @@
-//! The audit hook: one event per token issued, reused, rejected or failed.
+//! The audit hook, and the crate's `tracing` events and `metrics` counters.
 //!
 //! callstats uses the `jti` claim for audit logging; the origin server should log it
-//! too. The default, [`TracingAudit`], emits a `tracing` event with target
-//! `tower_callstats::audit` and the fields `action`, `user_id`, `conference_id`,
-//! `key_id`, `jti` and `reason`: never the token itself, which is a bearer credential.
-//! Any closure `Fn(&AuditEvent)` can replace it.
+//! too. Every token decision goes through one [`Audit`]: a new token was signed
+//! (`issued`), a cached one handed out again (`reused`), a request refused
+//! (`rejected`), or signing failed (`failed`). The default, [`TracingAudit`], emits a
+//! `tracing` event and, with the `metrics` feature, counts it. Any closure
+//! `Fn(&AuditEvent)` can replace it; call [`TracingAudit`] from the closure to keep the
+//! events and counters.
 //!
 //! ```
 //! use std::sync::{Arc, Mutex};
-//! use tower_callstats::audit::{Action, Audit, AuditEvent};
+//! use tower_callstats::audit::{Action, Audit, AuditEvent, TracingAudit};
 //!
 //! let seen = Arc::new(Mutex::new(Vec::new()));
 //! let sink = seen.clone();
-//! let audit = move |event: &AuditEvent<'_>| sink.lock().unwrap().push(event.action);
+//! let audit = move |event: &AuditEvent<'_>| {
+//!     TracingAudit.record(event); // keep the tracing events and metrics
+//!     sink.lock().unwrap().push(event.action);
+//! };
 //! audit.record(&AuditEvent::new(Action::Rejected).with_reason("no session"));
 //! assert_eq!(*seen.lock().unwrap(), [Action::Rejected]);
 //! ```
+//!
+//! # `tracing` events
+//!
+//! The targets are stable: filter on them (`RUST_LOG=tower_callstats::audit=info`).
+//! No event carries a token, a session ID or key material: a token is a bearer
+//! credential, and the `jti` identifies it in logs.
+//!
+//! | target | level | message | fields | when |
+//! | --- | --- | --- | --- | --- |
+//! | `tower_callstats::audit` | `INFO` | `callstats token issued` | `action="issued"`, `user_id`, `key_id`, `jti`, `conference_id`¹ | a new token was signed |
+//! | `tower_callstats::audit` | `DEBUG` | `callstats token reused` | `action="reused"`, `user_id`, `key_id`, `jti`, `conference_id`¹ | a cached token was handed out again |
+//! | `tower_callstats::audit` | `WARN` | `callstats token request rejected` | `action="rejected"`, `reason`, `user_id` (when known) | no session (endpoint), no identity (layer with `require_authentication`), invalid userID or conferenceID, bad request body |
+//! | `tower_callstats::audit` | `ERROR` | `callstats token signing failed` | `action="failed"`, `user_id`, `key_id`, `reason` | ES256 signing failed (the request gets a 500) |
+//! | `tower_callstats::layer` | `ERROR` | `token signing failed` | `user_id`, `error` | with the `failed` audit event, from the layer or the endpoint |
+//! | `tower_callstats::layer` | `ERROR` | `misconfigured conferenceID source` | `error` | a route's conferenceID source cannot work (e.g. the route has no such parameter) |
+//! | `tower_callstats::layer` | `ERROR` | `CallstatsContext extracted on a route without the CallstatsLayer ...` | | a handler extracts `CallstatsContext` where the layer did not run |
+//! | `tower_callstats::keys` | `INFO` | `signing key rotated` | `key_id`, `grace_secs` | [`KeyRing::rotate`](crate::keys::KeyRing::rotate) |
+//! | `tower_callstats::keys` | `ERROR` | `key reload failed; the current key stays active` | `path`, `error` | [`KeyRing::reload_from_file`](crate::keys::KeyRing::reload_from_file) with a missing or bad key |
+//!
+//! ¹ `conference_id` is the token's `confID` claim, so it is present only when the
+//! issuer adds that claim ([`conf_id_claim`](crate::token::TokenIssuerBuilder::conf_id_claim)).
+//!
+//! # `metrics` counters (feature `metrics`)
+//!
+//! Through the [`metrics`](https://docs.rs/metrics) facade, so any exporter
+//! (Prometheus, StatsD, ...) picks them up:
+//!
+//! | name | type | labels | meaning |
+//! | --- | --- | --- | --- |
+//! | `callstats_tokens_total` | counter | `action` = `issued`, `reused`, `rejected`, `failed` | one per audit event of [`TracingAudit`] |
+//!
+//! The label set is closed (no userIDs, no reasons), so the series count stays at
+//! four. Call `audit::describe_metrics()` once after installing the recorder: it adds the
+//! description and registers all four series at zero, so that rates work before the
+//! first failure.
 
 use std::sync::Arc;
 
@@ -105,16 +145,35 @@ where
     }
 }
 
-/// The default audit: `tracing` events with target `tower_callstats::audit`, at `INFO`
-/// for issued, `DEBUG` for reused, `WARN` for rejected and `ERROR` for failed.
-/// With the `metrics` feature it also counts `callstats_tokens_total{action=...}`.
+/// The name of the token counter, `callstats_tokens_total`, labelled `action`.
+pub const TOKENS_TOTAL: &str = "callstats_tokens_total";
+
+/// Describes the crate's counters to the installed `metrics` recorder and registers
+/// every `action` series at zero. Call it once after installing the recorder
+/// (recorders keep descriptions per recorder, so calling it again is harmless).
+#[cfg(feature = "metrics")]
+pub fn describe_metrics() {
+    metrics::describe_counter!(
+        TOKENS_TOTAL,
+        metrics::Unit::Count,
+        "callstats tokens by outcome: issued (newly signed), reused (from the cache), rejected (request refused), failed (signing failed)"
+    );
+    for action in [Action::Issued, Action::Reused, Action::Rejected, Action::Failed] {
+        metrics::counter!(TOKENS_TOTAL, "action" => action.as_str()).increment(0);
+    }
+}
+
+/// The default audit: one `tracing` event per [`AuditEvent`], with target
+/// `tower_callstats::audit`, at `INFO` for issued, `DEBUG` for reused, `WARN` for
+/// rejected and `ERROR` for failed (see the [module docs](self) for the fields). With
+/// the `metrics` feature it also counts `callstats_tokens_total{action=...}`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TracingAudit;
 
 impl Audit for TracingAudit {
     fn record(&self, e: &AuditEvent<'_>) {
         macro_rules! event {
-            ($level:expr) => {
+            ($level:expr, $message:literal) => {
                 tracing::event!(
                     target: "tower_callstats::audit",
                     $level,
@@ -124,18 +183,217 @@ impl Audit for TracingAudit {
                     key_id = e.key_id,
                     jti = e.jti,
                     reason = e.reason,
+                    $message
                 )
             };
         }
         match e.action {
-            Action::Issued => event!(tracing::Level::INFO),
-            Action::Reused => event!(tracing::Level::DEBUG),
-            Action::Rejected => event!(tracing::Level::WARN),
-            Action::Failed => event!(tracing::Level::ERROR),
+            Action::Issued => event!(tracing::Level::INFO, "callstats token issued"),
+            Action::Reused => event!(tracing::Level::DEBUG, "callstats token reused"),
+            Action::Rejected => event!(tracing::Level::WARN, "callstats token request rejected"),
+            Action::Failed => event!(tracing::Level::ERROR, "callstats token signing failed"),
         }
         #[cfg(feature = "metrics")]
-        metrics::counter!("callstats_tokens_total", "action" => e.action.as_str()).increment(1);
+        metrics::counter!(TOKENS_TOTAL, "action" => e.action.as_str()).increment(1);
     }
 }
 
 pub(crate) type SharedAudit = Arc<dyn Audit>;
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        collections::BTreeMap,
+        sync::{Arc, Mutex},
+    };
+
+    use tracing::{
+        Event, Level, Subscriber,
+        field::{Field, Visit},
+    };
+    use tracing_subscriber::{Layer, layer::Context, prelude::*};
+
+    use crate::{
+        CallstatsLayer, ConferenceId, Identity, TokenEndpoint, TokenIssuer, UserId, clock::ManualClock,
+        keys::SigningKey,
+    };
+
+    /// One captured event: target, level, and every field as text (`message` included).
+    #[derive(Debug, Clone)]
+    struct Captured {
+        target: String,
+        level: Level,
+        fields: BTreeMap<String, String>,
+    }
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<Captured>>>);
+
+    impl<S: Subscriber> Layer<S> for Capture {
+        fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+            struct Fields<'a>(&'a mut BTreeMap<String, String>);
+            impl Visit for Fields<'_> {
+                fn record_str(&mut self, field: &Field, value: &str) {
+                    self.0.insert(field.name().to_owned(), value.to_owned());
+                }
+                fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+                    self.0.insert(field.name().to_owned(), format!("{value:?}"));
+                }
+            }
+            let mut fields = BTreeMap::new();
+            event.record(&mut Fields(&mut fields));
+            self.0.lock().unwrap().push(Captured {
+                target: event.metadata().target().to_owned(),
+                level: *event.metadata().level(),
+                fields,
+            });
+        }
+    }
+
+    /// Runs `f` with a subscriber that captures every event, on a current-thread runtime.
+    fn capture<F: std::future::Future<Output = ()>>(f: impl FnOnce() -> F) -> Vec<Captured> {
+        let capture = Capture::default();
+        let subscriber = tracing_subscriber::registry().with(capture.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap()
+                .block_on(f())
+        });
+        capture.0.lock().unwrap().clone()
+    }
+
+    fn fields<'a>(event: &'a Captured, names: &[&str]) -> Vec<Option<&'a str>> {
+        names.iter().map(|n| event.fields.get(*n).map(String::as_str)).collect()
+    }
+
+    #[test]
+    fn issued_and_reused_tokens_are_audit_events_without_the_token() {
+        let mut jwts = Vec::new();
+        let events = capture(|| {
+            let issuer = TokenIssuer::builder("app", SigningKey::generate("key-1").unwrap())
+                .clock(ManualClock::at_unix(1_700_000_000))
+                .conf_id_claim(true)
+                .build()
+                .unwrap();
+            let user = UserId::new("alice").unwrap();
+            let room = ConferenceId::new("room-1").unwrap();
+            jwts.push(issuer.issue(&user, Some(&room)).unwrap());
+            jwts.push(issuer.issue(&user, Some(&room)).unwrap());
+            async {}
+        });
+        let audit: Vec<_> = events.iter().filter(|e| e.target == "tower_callstats::audit").collect();
+        assert_eq!(audit.len(), 2, "{events:?}");
+        let jti = jwts[0].claims().jti.as_str();
+        let names = ["action", "user_id", "conference_id", "key_id", "jti", "message"];
+        assert_eq!(audit[0].level, Level::INFO);
+        assert_eq!(
+            fields(audit[0], &names),
+            [
+                Some("issued"),
+                Some("alice"),
+                Some("room-1"),
+                Some("key-1"),
+                Some(jti),
+                Some("callstats token issued")
+            ]
+        );
+        assert_eq!(audit[1].level, Level::DEBUG);
+        assert_eq!(fields(audit[1], &["action", "jti"]), [Some("reused"), Some(jti)]);
+        for event in &events {
+            for value in event.fields.values() {
+                assert!(!value.contains(jwts[0].jwt()), "an event carries the token: {event:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn rejections_are_warnings_with_a_reason() {
+        use tower::ServiceExt;
+
+        let events = capture(|| async {
+            let issuer = TokenIssuer::builder("app", SigningKey::generate("key-1").unwrap())
+                .build()
+                .unwrap();
+            // The endpoint without a session.
+            let request = http::Request::post("/getToken").body(String::new()).unwrap();
+            let response = TokenEndpoint::new(issuer.clone()).oneshot(request).await.unwrap();
+            assert_eq!(response.status(), 403);
+            // The layer with an identity whose userID is invalid (over 256 bytes).
+            let layer = CallstatsLayer::builder(issuer).build().unwrap();
+            let service = tower::ServiceBuilder::new()
+                .layer(layer)
+                .service_fn(|_: http::Request<String>| async {
+                    Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+                });
+            let mut request = http::Request::get("/").body(String::new()).unwrap();
+            request.extensions_mut().insert(Identity::new("x".repeat(300)));
+            let response = service.oneshot(request).await.unwrap();
+            assert_eq!(response.status(), 400);
+        });
+        let rejected: Vec<_> = events
+            .iter()
+            .filter(|e| e.target == "tower_callstats::audit" && e.fields.get("action").is_some_and(|a| a == "rejected"))
+            .collect();
+        assert_eq!(rejected.len(), 2, "{events:?}");
+        for event in &rejected {
+            assert_eq!(event.level, Level::WARN);
+            assert_eq!(event.fields["message"], "callstats token request rejected");
+        }
+        assert_eq!(rejected[0].fields["reason"], "User not logged in");
+        assert!(rejected[1].fields["reason"].contains("256"), "{:?}", rejected[1]);
+    }
+
+    #[test]
+    fn failures_are_errors() {
+        use super::{Action, Audit, AuditEvent, TracingAudit};
+
+        let events = capture(|| {
+            let event = AuditEvent {
+                key_id: Some("key-1"),
+                ..AuditEvent::new(Action::Failed)
+                    .with_user_id("alice")
+                    .with_reason("ES256 signing failed")
+            };
+            TracingAudit.record(&event);
+            async {}
+        });
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(events[0].target, "tower_callstats::audit");
+        assert_eq!(events[0].level, Level::ERROR);
+        assert_eq!(
+            fields(&events[0], &["action", "user_id", "key_id", "reason", "message"]),
+            [
+                Some("failed"),
+                Some("alice"),
+                Some("key-1"),
+                Some("ES256 signing failed"),
+                Some("callstats token signing failed")
+            ]
+        );
+    }
+
+    #[test]
+    fn key_rotation_and_failed_reload_are_keys_events() {
+        let events = capture(|| {
+            let ring = crate::keys::KeyRing::new(SigningKey::generate("a").unwrap());
+            ring.rotate(SigningKey::generate("b").unwrap(), std::time::Duration::from_secs(60));
+            assert!(
+                ring.reload_from_file(
+                    "c",
+                    "/nonexistent/callstats-key.pem",
+                    std::time::Duration::from_secs(60)
+                )
+                .is_err()
+            );
+            async {}
+        });
+        let keys: Vec<_> = events.iter().filter(|e| e.target == "tower_callstats::keys").collect();
+        assert_eq!(keys.len(), 2, "{events:?}");
+        assert_eq!(keys[0].level, Level::INFO);
+        assert_eq!(fields(keys[0], &["key_id", "grace_secs"]), [Some("b"), Some("60")]);
+        assert_eq!(keys[1].level, Level::ERROR);
+        assert_eq!(keys[1].fields["path"], "/nonexistent/callstats-key.pem");
+        assert!(keys[1].fields.contains_key("error"));
+    }
+}

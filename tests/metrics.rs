@@ -1,0 +1,133 @@
+//! `callstats_tokens_total{action}` through the `metrics` facade, seen by a recorder.
+//!
+//! `cargo test --features metrics --test metrics`. Each test installs its recorder for
+//! its own thread only (`metrics::with_local_recorder`), so tests do not see each
+//! other's counts.
+
+use std::collections::BTreeMap;
+
+use axum::{Router, body::Body, routing::get};
+use http::Request;
+use metrics_util::{
+    MetricKind,
+    debugging::{DebugValue, DebuggingRecorder, Snapshotter},
+};
+use tower::ServiceExt;
+use tower_callstats::{
+    CallstatsLayer, Identity, TokenEndpoint, TokenIssuer, UserId,
+    audit::{Action, Audit, AuditEvent, TOKENS_TOTAL, TracingAudit, describe_metrics},
+    keys::SigningKey,
+};
+
+/// `action` label -> count, for `callstats_tokens_total`; and its description.
+fn token_counts(snapshotter: &Snapshotter) -> (BTreeMap<String, u64>, Option<String>) {
+    let mut counts = BTreeMap::new();
+    let mut description = None;
+    for (key, _unit, desc, value) in snapshotter.snapshot().into_vec() {
+        if key.kind() != MetricKind::Counter || key.key().name() != TOKENS_TOTAL {
+            continue;
+        }
+        let labels: Vec<_> = key
+            .key()
+            .labels()
+            .map(|l| (l.key().to_owned(), l.value().to_owned()))
+            .collect();
+        assert_eq!(labels.len(), 1, "only the action label: {labels:?}");
+        assert_eq!(labels[0].0, "action");
+        let DebugValue::Counter(n) = value else {
+            panic!("{TOKENS_TOTAL} is not a counter")
+        };
+        counts.insert(labels[0].1.clone(), n);
+        description = desc.map(|d| d.to_string());
+    }
+    (counts, description)
+}
+
+fn expected(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
+    pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+}
+
+fn block_on<F: Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+#[test]
+fn describe_metrics_registers_every_action_at_zero_with_a_description() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, describe_metrics);
+
+    let (counts, description) = token_counts(&snapshotter);
+    assert_eq!(
+        counts,
+        expected(&[("failed", 0), ("issued", 0), ("rejected", 0), ("reused", 0)])
+    );
+    let description = description.expect("callstats_tokens_total is described");
+    assert!(description.contains("issued"), "{description}");
+}
+
+#[test]
+fn tokens_are_counted_by_action() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        block_on(async {
+            let issuer = TokenIssuer::builder("app", SigningKey::generate("key-1").unwrap())
+                .build()
+                .unwrap();
+            let alice = UserId::new("alice").unwrap();
+            issuer.issue(&alice, None).unwrap(); // issued
+            issuer.issue(&alice, None).unwrap(); // reused (cache)
+
+            // Through the layer: alice again (reused), bob (issued), anonymous (passed
+            // through: no decision, no count).
+            let app = Router::new()
+                .route("/", get(|| async { "ok" }))
+                .route_layer(CallstatsLayer::new(issuer.clone()));
+            for user in [Some("alice"), Some("bob"), None] {
+                let mut request = Request::get("/").body(Body::empty()).unwrap();
+                if let Some(user) = user {
+                    request.extensions_mut().insert(Identity::new(user));
+                }
+                assert_eq!(app.clone().oneshot(request).await.unwrap().status(), 200);
+            }
+
+            // The endpoint without a session: rejected.
+            let request = Request::post("/getToken").body(Body::empty()).unwrap();
+            let response = TokenEndpoint::new(issuer).oneshot(request).await.unwrap();
+            assert_eq!(response.status(), 403);
+        });
+        // Signing failures cannot be provoked from outside; the audit counts them the same way.
+        TracingAudit.record(&AuditEvent::new(Action::Failed).with_reason("ES256 signing failed"));
+    });
+
+    let (counts, _) = token_counts(&snapshotter);
+    assert_eq!(
+        counts,
+        expected(&[("failed", 1), ("issued", 2), ("rejected", 1), ("reused", 2)])
+    );
+}
+
+#[test]
+fn a_custom_audit_replaces_the_counters_unless_it_calls_tracing_audit() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        let user = UserId::new("alice").unwrap();
+        let silent = TokenIssuer::builder("app", SigningKey::generate("k").unwrap())
+            .audit(|_: &AuditEvent<'_>| {})
+            .build()
+            .unwrap();
+        silent.issue(&user, None).unwrap();
+        let chained = TokenIssuer::builder("app", SigningKey::generate("k").unwrap())
+            .audit(|event: &AuditEvent<'_>| TracingAudit.record(event))
+            .build()
+            .unwrap();
+        chained.issue(&user, None).unwrap();
+    });
+    let (counts, _) = token_counts(&snapshotter);
+    assert_eq!(counts, expected(&[("issued", 1)]));
+}
