@@ -30,18 +30,19 @@
 //!
 //! | target | level | message | fields | when |
 //! | --- | --- | --- | --- | --- |
-//! | `tower_callstats::audit` | `INFO` | `callstats token issued` | `action="issued"`, `user_id`, `key_id`, `jti`, `conference_id`¹ | a new token was signed |
-//! | `tower_callstats::audit` | `DEBUG` | `callstats token reused` | `action="reused"`, `user_id`, `key_id`, `jti`, `conference_id`¹ | a cached token was handed out again |
+//! | `tower_callstats::audit` | `INFO` | `callstats token issued` | `action="issued"`, `user_id`, `conference_id`, `key_id`, `jti` | a new token was signed |
+//! | `tower_callstats::audit` | `DEBUG` | `callstats token reused` | `action="reused"`, `user_id`, `conference_id`, `key_id`, `jti` | a cached token was handed out again |
 //! | `tower_callstats::audit` | `WARN` | `callstats token request rejected` | `action="rejected"`, `reason`, `user_id` (when known) | no session (endpoint), no identity (layer with `require_authentication`), invalid userID or conferenceID, bad request body |
 //! | `tower_callstats::audit` | `ERROR` | `callstats token signing failed` | `action="failed"`, `user_id`, `key_id`, `reason` | ES256 signing failed (the request gets a 500) |
 //! | `tower_callstats::layer` | `ERROR` | `token signing failed` | `user_id`, `error` | with the `failed` audit event, from the layer or the endpoint |
 //! | `tower_callstats::layer` | `ERROR` | `misconfigured conferenceID source` | `error` | a route's conferenceID source cannot work (e.g. the route has no such parameter) |
 //! | `tower_callstats::layer` | `ERROR` | `CallstatsContext extracted on a route without the CallstatsLayer ...` | | a handler extracts `CallstatsContext` where the layer did not run |
+//! | `tower_callstats::keys` | `INFO` | `signing key loaded` | `key_id`, `path` | [`SigningKey::from_pem_file`](crate::keys::SigningKey::from_pem_file) |
 //! | `tower_callstats::keys` | `INFO` | `signing key rotated` | `key_id`, `grace_secs` | [`KeyRing::rotate`](crate::keys::KeyRing::rotate) |
 //! | `tower_callstats::keys` | `ERROR` | `key reload failed; the current key stays active` | `path`, `error` | [`KeyRing::reload_from_file`](crate::keys::KeyRing::reload_from_file) with a missing or bad key |
 //!
-//! ¹ `conference_id` is the token's `confID` claim, so it is present only when the
-//! issuer adds that claim ([`conf_id_claim`](crate::token::TokenIssuerBuilder::conf_id_claim)).
+//! `conference_id` is there whenever the request has one, whether or not the token
+//! carries it as the opt-in `confID` claim.
 //!
 //! # `metrics` counters (feature `metrics`)
 //!
@@ -53,9 +54,9 @@
 //! | `callstats_tokens_total` | counter | `action` = `issued`, `reused`, `rejected`, `failed` | one per audit event of [`TracingAudit`] |
 //!
 //! The label set is closed (no userIDs, no reasons), so the series count stays at
-//! four. Call `audit::describe_metrics()` once after installing the recorder: it adds the
-//! description and registers all four series at zero, so that rates work before the
-//! first failure.
+//! four. Building a [`TokenIssuer`](crate::TokenIssuer) calls `audit::describe_metrics()`,
+//! which adds the description and registers all four series at zero, so that rates work
+//! before the first failure; call it again if you install the recorder later.
 
 use std::sync::Arc;
 

@@ -177,7 +177,9 @@ impl SigningKey {
             path: path.to_owned(),
             source,
         })?;
-        Self::from_pem(key_id, pem)
+        let key = Self::from_pem(key_id, pem)?;
+        tracing::info!(target: "tower_callstats::keys", key_id = key.key_id(), path = %path.display(), "signing key loaded");
+        Ok(key)
     }
 
     /// Generates a new random P-256 key (for development, tests and `keygen`).

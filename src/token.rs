@@ -280,7 +280,7 @@ impl TokenIssuer {
             if let Some(token) = cache.tokens.get(&cache_key) {
                 let now = inner.clock.unix_now();
                 if token.claims.exp.saturating_sub(now) >= cache.margin && token.claims.iat <= now {
-                    self.record(Action::Reused, &token);
+                    self.record(Action::Reused, &token, conference);
                     return Ok(token);
                 }
             }
@@ -325,7 +325,7 @@ impl TokenIssuer {
                     header,
                     claims,
                 });
-                self.record(Action::Issued, &token);
+                self.record(Action::Issued, &token, conference);
                 Ok(token)
             }
             Err(e) => {
@@ -339,11 +339,11 @@ impl TokenIssuer {
         }
     }
 
-    fn record(&self, action: Action, token: &IssuedToken) {
+    fn record(&self, action: Action, token: &IssuedToken, conference: Option<&ConferenceId>) {
         let c = &token.claims;
         self.inner.audit.record(&AuditEvent {
             user_id: Some(&c.user_id),
-            conference_id: c.conf_id.as_deref(),
+            conference_id: conference.map(|c| c.as_str()),
             key_id: Some(&c.key_id),
             jti: Some(&c.jti),
             ..AuditEvent::new(action)
@@ -431,6 +431,8 @@ impl TokenIssuerBuilder {
 
     /// Validates the settings and builds the issuer.
     pub fn build(self) -> Result<TokenIssuer, ConfigError> {
+        #[cfg(feature = "metrics")]
+        crate::audit::describe_metrics();
         if self.app_id.is_empty() || self.app_id.len() > 256 || self.app_id.chars().any(char::is_control) {
             return Err(ConfigError::InvalidValue {
                 what: "appID",

@@ -129,5 +129,8 @@ fn a_custom_audit_replaces_the_counters_unless_it_calls_tracing_audit() {
         chained.issue(&user, None).unwrap();
     });
     let (counts, _) = token_counts(&snapshotter);
-    assert_eq!(counts, expected(&[("issued", 1)]));
+    assert_eq!(
+        counts,
+        expected(&[("failed", 0), ("issued", 1), ("rejected", 0), ("reused", 0)])
+    );
 }
