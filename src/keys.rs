@@ -472,7 +472,20 @@ impl KeyRing {
     /// Makes `next` the active key. The previous active key stays published for
     /// `grace` (use at least the token TTL, so every token it signed still verifies).
     /// Keys whose grace period is over are dropped.
+    ///
+    /// The keyID names the public key at callstats, so a new key needs a new keyID.
+    /// Rotating to a key with the active key's keyID replaces that key outright: tokens
+    /// it signed stop verifying. That is allowed (a key replaced in an emergency) and
+    /// logged as a warning.
     pub fn rotate(&self, next: SigningKey, grace: Duration) {
+        if self.state.load().active.key_id() == next.key_id() {
+            tracing::warn!(
+                target: "tower_callstats::keys",
+                key_id = next.key_id(),
+                "the new signing key has the active key's keyID: the old key is replaced, not kept published; \
+                 give every new key its own keyID"
+            );
+        }
         let next = Arc::new(next);
         let now = self.clock.unix_now();
         self.state.rcu(|state| {

@@ -319,7 +319,10 @@ impl TokenIssuer {
         match key.sign_jwt(&payload) {
             Ok(jwt) => {
                 // base64url and dots only: always a valid header value.
-                let header = http::HeaderValue::try_from(jwt.as_str()).map_err(|_| SignError)?;
+                let mut header = http::HeaderValue::try_from(jwt.as_str()).map_err(|_| SignError)?;
+                // A bearer credential: `Debug` of a header map (tower-http's TraceLayer
+                // with headers) prints "Sensitive", and HTTP/2 keeps it out of HPACK.
+                header.set_sensitive(true);
                 let token = Arc::new(IssuedToken {
                     jwt: jwt.into(),
                     header,

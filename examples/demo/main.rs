@@ -8,7 +8,8 @@
 //! | `BIND` | `127.0.0.1:3000` | address to listen on |
 //! | `CALLSTATS_APP_ID` | `demo-app` | your callstats appID |
 //! | `CALLSTATS_KEY_ID` | `dev-key` | the keyID callstats gave for your public key |
-//! | `CALLSTATS_PRIVATE_KEY_FILE` | (generate one) | PEM private key, SEC1 or PKCS8; `kill -HUP` reloads it |
+//! | `CALLSTATS_PRIVATE_KEY_FILE` | (generate one) | PEM private key, SEC1 or PKCS8; `kill -HUP` reloads it (without a file, `kill -HUP` rotates to a new development key `dev-key-1`, `dev-key-2`, ...) |
+//! | `CALLSTATS_KEY_ID_FILE` | none | a file with the keyID, read at start-up and at every `kill -HUP`, so that a reloaded key can have its own keyID |
 //! | `CALLSTATS_USER_ID` | `raw` | `raw`, `sha1`, `ephemeral` or `object` (object form, SHA1 alias) |
 //! | `CALLSTATS_DOMAIN` | `example.com` | the domain for `sha1` (`username@domain`) |
 //! | `CALLSTATS_JS_URL` | callstats' CDN | where the page loads callstats.js from |
@@ -40,6 +41,7 @@ use tower_callstats::{
 struct Settings {
     bind: SocketAddr,
     key_id: String,
+    key_id_file: Option<String>,
     key_file: Option<String>,
     demo: app::DemoConfig,
 }
@@ -73,6 +75,7 @@ fn settings() -> Result<Settings, String> {
         ),
         None => Duration::from_secs(3600),
     };
+    let key_id_file = var("CALLSTATS_KEY_ID_FILE");
     let mut demo = app::DemoConfig::new(var("CALLSTATS_APP_ID").unwrap_or_else(|| "demo-app".into()));
     demo.user_id = user_id;
     demo.session_ttl = session_ttl;
@@ -82,7 +85,11 @@ fn settings() -> Result<Settings, String> {
     }
     Ok(Settings {
         bind,
-        key_id: var("CALLSTATS_KEY_ID").unwrap_or_else(|| "dev-key".into()),
+        key_id: match &key_id_file {
+            Some(file) => read_key_id(file)?,
+            None => var("CALLSTATS_KEY_ID").unwrap_or_else(|| "dev-key".into()),
+        },
+        key_id_file,
         key_file: var("CALLSTATS_PRIVATE_KEY_FILE"),
         demo,
     })
@@ -129,6 +136,7 @@ async fn run() -> Result<(), String> {
     reload_on_sighup(
         demo.keys.clone(),
         settings.key_id.clone(),
+        settings.key_id_file.clone(),
         settings.key_file.clone(),
         demo.grace,
     );
@@ -148,20 +156,47 @@ async fn shutdown() {
 
 /// `kill -HUP <pid>` reloads the key file (or, without one, rotates to a new
 /// development key). A bad file keeps the current key active.
-fn reload_on_sighup(keys: Arc<KeyRing>, key_id: String, key_file: Option<String>, grace: Duration) {
+/// Reads a keyID from a file (trimmed).
+fn read_key_id(path: &str) -> Result<String, String> {
+    let key_id = std::fs::read_to_string(path).map_err(|e| format!("cannot read CALLSTATS_KEY_ID_FILE {path}: {e}"))?;
+    Ok(key_id.trim().to_owned())
+}
+
+fn reload_on_sighup(
+    keys: Arc<KeyRing>,
+    key_id: String,
+    key_id_file: Option<String>,
+    key_file: Option<String>,
+    grace: Duration,
+) {
     #[cfg(unix)]
     tokio::spawn(async move {
         use tokio::signal::unix::{SignalKind, signal};
         let Ok(mut hup) = signal(SignalKind::hangup()) else {
             return;
         };
+        let mut generation = 1;
         while hup.recv().await.is_some() {
             match &key_file {
                 Some(path) => {
+                    // A new key needs a new keyID: re-read it when it lives in a file.
+                    let key_id = match &key_id_file {
+                        Some(file) => match read_key_id(file) {
+                            Ok(key_id) => key_id,
+                            Err(error) => {
+                                tracing::error!(%error, "key reload failed; the current key stays active");
+                                continue;
+                            }
+                        },
+                        None => key_id.clone(),
+                    };
                     let _ = keys.reload_from_file(key_id.as_str(), path, grace);
                 }
-                None => match SigningKey::generate(key_id.as_str()) {
-                    Ok(key) => keys.rotate(key, grace),
+                None => match SigningKey::generate(format!("{key_id}-{generation}")) {
+                    Ok(key) => {
+                        generation += 1;
+                        keys.rotate(key, grace);
+                    }
                     Err(error) => tracing::error!(%error, "could not generate a key"),
                 },
             }

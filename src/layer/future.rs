@@ -75,9 +75,15 @@ where
     }
 }
 
-/// Adds the token headers, keeps the response out of shared caches, and marks it as
-/// varying with the credentials that selected the user.
+/// Adds the token headers to a successful (not 4xx or 5xx) response, keeps it out of
+/// shared caches, and marks it as varying with the credentials that selected the user.
 fn apply<B>(response: &mut Response<B>, headers: ResponseHeaders) {
+    // A token goes only with a response the page can use, never with an error of the
+    // inner service (a 405 for a wrong method, a 404, a handler's 4xx or 5xx).
+    let status = response.status();
+    if status.is_client_error() || status.is_server_error() {
+        return;
+    }
     let map = response.headers_mut();
     for (name, value) in headers.values {
         map.insert(name, value);

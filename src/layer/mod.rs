@@ -9,8 +9,10 @@
 //! 3. puts a [`CallstatsContext`](crate::CallstatsContext) into the request extensions
 //!    for the handler, and
 //! 4. adds `x-callstats-token`, `x-callstats-user-id` and `x-callstats-conference-id` to
-//!    the response (IDs percent-encoded like `encodeURIComponent`), with
-//!    `Cache-Control: no-store` unless the app already chose `private` or `no-store`.
+//!    the response if it is not a 4xx or 5xx (IDs percent-encoded like
+//!    `encodeURIComponent`; the token header marked sensitive, so header logging shows
+//!    `Sensitive`), with `Cache-Control: no-store` unless the app already chose
+//!    `private` or `no-store`, and `Vary: cookie, authorization`.
 //!
 //! Requests without an identity pass through untouched (or get a 401 with
 //! [`CallstatsLayerBuilder::require_authentication`]). Invalid IDs get a 400 JSON

@@ -1,0 +1,469 @@
+//! Key rotation under load, through a real axum server on 127.0.0.1.
+//!
+//! Concurrent clients request tokens (from the layer on `GET /rooms/{room}` and from
+//! `POST /getToken`) while a task rotates the signing key several times, each time
+//! after a fixed number of responses under the current key. Every request must
+//! succeed, every token must verify under the key its `kid` names in the JWKS, and no
+//! token may be signed by a key that was already retired.
+//!
+//! # What "retired" means here
+//!
+//! Keys are numbered `k0, k1, ...` in the order they become active. The rotator keeps
+//! two counters: `pending` is raised to `i` just before `rotate(k_i)` and `active` is
+//! raised to `i` just after `rotate` returns. A client reads `active` before it sends
+//! a request (`before`) and `pending` after it has the response (`after`). The token
+//! is signed by `k_j` with
+//!
+//! - `j >= before`: key `k_(before-1)` and older were retired (their replacement was
+//!   active) before the request was sent, so signing with them would be signing with a
+//!   retired key;
+//! - `j <= after`: no token from a key that was not yet rotated in.
+//!
+//! The grace bookkeeping: when `k_i` is replaced at Unix time `t`, it stays published
+//! until `t + grace`. Every token `k_i` signed must expire by then (`exp <= t + grace`),
+//! so that no token outlives the publication of its key; and the JWKS served right
+//! after each rotation must list the new key first and every key still in its grace
+//! period.
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use axum::{Router, extract::Request, middleware::Next, response::Response, routing::get};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use tower_callstats::{
+    CallstatsLayer, Claims, ConferenceIdSource, Identity, JwksService, TokenEndpoint, TokenIssuer,
+    clock::ManualClock,
+    keys::{KeyRing, SigningKey},
+};
+
+/// Concurrent clients.
+const CLIENTS: usize = 32;
+/// Rotations during the run.
+const ROTATIONS: u64 = 10;
+/// Upper bound on requests per client (the run also stops at [`DEADLINE`]).
+const MAX_PER_CLIENT: usize = 2_000;
+/// Requests each client makes after the last rotation, so that the last key is used.
+const AFTER_LAST_ROTATION: usize = 20;
+/// Responses between two rotations (more than [`CLIENTS`], so that every key signs
+/// some of them whatever the machine's speed).
+const RESPONSES_PER_KEY: usize = 400;
+/// Hard bound on the run.
+const DEADLINE: Duration = Duration::from_secs(60);
+/// Token lifetime; the grace period is twice this, as in the demo.
+const TTL: Duration = Duration::from_secs(300);
+
+type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+
+/// The app's own authentication, standing in for a session layer: the user is named
+/// by a test header.
+async fn test_auth(mut request: Request, next: Next) -> Response {
+    let user = request
+        .headers()
+        .get("x-test-user")
+        .and_then(|v| v.to_str().ok())
+        .map(Identity::new);
+    if let Some(identity) = user {
+        request.extensions_mut().insert(identity);
+    }
+    next.run(request).await
+}
+
+fn app(ring: Arc<KeyRing>) -> Router {
+    let issuer = TokenIssuer::builder("rotation-app", ring.clone())
+        .ttl(TTL)
+        .build()
+        .unwrap();
+    let layer = CallstatsLayer::builder(issuer.clone())
+        .conference_id(ConferenceIdSource::route_param("room"))
+        .build()
+        .unwrap();
+    Router::new()
+        .route("/rooms/{room}", get(|| async { "room page" }))
+        .route_layer(layer)
+        .route_service("/getToken", TokenEndpoint::new(issuer))
+        .route_service("/.well-known/jwks.json", JwksService::new(ring))
+        .layer(axum::middleware::from_fn(test_auth))
+}
+
+async fn serve(router: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    addr
+}
+
+fn client() -> HttpClient {
+    Client::builder(TokioExecutor::new()).build_http()
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct JwkDoc {
+    keys: Vec<JwkEntry>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+struct JwkEntry {
+    kid: String,
+    kty: String,
+    crv: String,
+    alg: String,
+    x: String,
+    y: String,
+    #[serde(rename = "use")]
+    use_: String,
+}
+
+async fn fetch_jwks(client: &HttpClient, addr: SocketAddr) -> JwkDoc {
+    let response = client
+        .get(format!("http://{addr}/.well-known/jwks.json").parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let doc: JwkDoc = serde_json::from_slice(&body).unwrap();
+    for key in &doc.keys {
+        assert_eq!(
+            (key.kty.as_str(), key.crv.as_str(), key.alg.as_str(), key.use_.as_str()),
+            ("EC", "P-256", "ES256", "sig"),
+            "{key:?}"
+        );
+    }
+    doc
+}
+
+fn verify(token: &str, x: &str, y: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
+    let key = DecodingKey::from_ec_components(x, y)?;
+    let mut validation = Validation::new(Algorithm::ES256);
+    validation.required_spec_claims = ["exp", "nbf"].iter().map(|s| s.to_string()).collect();
+    validation.validate_nbf = true;
+    validation.validate_aud = false;
+    jsonwebtoken::decode::<Claims>(token, &key, &validation).map(|data| data.claims)
+}
+
+fn key_index(kid: &str) -> u64 {
+    kid.strip_prefix("k").and_then(|n| n.parse().ok()).unwrap_or(u64::MAX)
+}
+
+/// One token a client received, with the rotation counters around its request.
+struct Seen {
+    jwt: String,
+    before: u64,
+    after: u64,
+    user: String,
+}
+
+#[derive(Default)]
+struct Timeline {
+    /// kid -> (x, y) as first published in the JWKS.
+    published: HashMap<String, (String, String)>,
+    /// key index -> Unix time at which it was replaced.
+    retired_at: HashMap<u64, u64>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_stay_valid_while_keys_rotate_under_load() {
+    let ring = Arc::new(KeyRing::new(SigningKey::generate("k0").unwrap()));
+    let addr = serve(app(ring.clone())).await;
+    let grace = TTL * 2;
+
+    let pending = Arc::new(AtomicU64::new(0));
+    let active = Arc::new(AtomicU64::new(0));
+    let rotations_done = Arc::new(AtomicBool::new(false));
+    let responses = Arc::new(AtomicUsize::new(0));
+    let timeline = Arc::new(Mutex::new(Timeline::default()));
+    let started = Instant::now();
+
+    {
+        let first = fetch_jwks(&client(), addr).await;
+        assert_eq!(first.keys.len(), 1);
+        let k = &first.keys[0];
+        timeline
+            .lock()
+            .unwrap()
+            .published
+            .insert(k.kid.clone(), (k.x.clone(), k.y.clone()));
+    }
+
+    let mut clients = Vec::new();
+    for c in 0..CLIENTS {
+        let (active, pending, rotations_done) = (active.clone(), pending.clone(), rotations_done.clone());
+        let responses = responses.clone();
+        clients.push(tokio::spawn(async move {
+            let http = client();
+            let user = format!("user-{c}");
+            let mut seen = Vec::new();
+            let mut failures = Vec::new();
+            let mut after_last = 0;
+            for n in 0..MAX_PER_CLIENT {
+                if started.elapsed() > DEADLINE {
+                    break;
+                }
+                if rotations_done.load(Ordering::SeqCst) {
+                    after_last += 1;
+                    if after_last > AFTER_LAST_ROTATION {
+                        break;
+                    }
+                }
+                let before = active.load(Ordering::SeqCst);
+                let room = format!("room-{}", n % 7);
+                let request = if n % 2 == 0 {
+                    http::Request::get(format!("http://{addr}/rooms/{room}"))
+                        .header("x-test-user", &user)
+                        .body(Full::default())
+                        .unwrap()
+                } else {
+                    // Every other endpoint call forces a fresh signature; the rest may
+                    // come from the token cache.
+                    let body = serde_json::json!({"conferenceID": room, "forceNew": n % 4 == 1});
+                    http::Request::post(format!("http://{addr}/getToken"))
+                        .header("x-test-user", &user)
+                        .header("content-type", "application/json")
+                        .body(Full::new(Bytes::from(body.to_string())))
+                        .unwrap()
+                };
+                let response = match http.request(request).await {
+                    Ok(response) => response,
+                    Err(error) => {
+                        failures.push(format!("request {n}: {error}"));
+                        continue;
+                    }
+                };
+                let status = response.status();
+                let header_token = response
+                    .headers()
+                    .get("x-callstats-token")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                let body = response.into_body().collect().await.map(|b| b.to_bytes());
+                let after = pending.load(Ordering::SeqCst);
+                responses.fetch_add(1, Ordering::SeqCst);
+                let token = match (status.as_u16(), body) {
+                    (200, Ok(_)) if n % 2 == 0 => header_token,
+                    (200, Ok(body)) => serde_json::from_slice::<serde_json::Value>(&body)
+                        .ok()
+                        .and_then(|v| v["token"].as_str().map(str::to_owned)),
+                    (status, body) => {
+                        failures.push(format!("request {n}: status {status}, body {body:?}"));
+                        continue;
+                    }
+                };
+                match token {
+                    Some(jwt) => seen.push(Seen {
+                        jwt,
+                        before,
+                        after,
+                        user: user.clone(),
+                    }),
+                    None => failures.push(format!("request {n}: 200 without a token")),
+                }
+            }
+            (seen, failures)
+        }));
+    }
+
+    let rotator = {
+        let (ring, timeline, pending, active, done) = (
+            ring.clone(),
+            timeline.clone(),
+            pending.clone(),
+            active.clone(),
+            rotations_done.clone(),
+        );
+        let responses = responses.clone();
+        tokio::spawn(async move {
+            let http = client();
+            let mut last = 0;
+            for i in 1..=ROTATIONS {
+                // Rotate once the load has made progress under the current key (or
+                // at the deadline): the rotations overlap the load by construction.
+                while responses.load(Ordering::SeqCst) < last + RESPONSES_PER_KEY && started.elapsed() < DEADLINE {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                last = responses.load(Ordering::SeqCst);
+                let next = SigningKey::generate(format!("k{i}")).unwrap();
+                pending.store(i, Ordering::SeqCst);
+                let retired_at = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs();
+                ring.rotate(next, grace);
+                active.store(i, Ordering::SeqCst);
+                // The JWKS right after the rotation: the new key first, then every
+                // key still in its grace period (here: all of them).
+                let doc = fetch_jwks(&http, addr).await;
+                let kids: Vec<&str> = doc.keys.iter().map(|k| k.kid.as_str()).collect();
+                let expected: Vec<String> = (0..=i).rev().map(|k| format!("k{k}")).collect();
+                assert_eq!(kids, expected, "JWKS after rotation {i}");
+                let mut timeline = timeline.lock().unwrap();
+                timeline.retired_at.insert(i - 1, retired_at);
+                for k in doc.keys {
+                    let entry = timeline
+                        .published
+                        .entry(k.kid.clone())
+                        .or_insert((k.x.clone(), k.y.clone()));
+                    assert_eq!(entry, &(k.x, k.y), "a kid must always name the same public key");
+                }
+            }
+            done.store(true, Ordering::SeqCst);
+        })
+    };
+
+    rotator.await.unwrap();
+    let mut all = Vec::new();
+    let mut failures = Vec::new();
+    for handle in clients {
+        let (seen, failed) = handle.await.unwrap();
+        all.extend(seen);
+        failures.extend(failed);
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failed requests, e.g. {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    assert!(
+        started.elapsed() <= DEADLINE + Duration::from_secs(5),
+        "the run hit its deadline before finishing"
+    );
+
+    // Verify every token under the key its kid names, as published in the JWKS.
+    let live = fetch_jwks(&client(), addr).await;
+    let timeline = timeline.lock().unwrap();
+    let mut per_key: HashMap<u64, usize> = HashMap::new();
+    let mut distinct = std::collections::HashSet::new();
+    for seen in &all {
+        let header = jsonwebtoken::decode_header(&seen.jwt).unwrap();
+        let kid = header.kid.clone().expect("every token names its key");
+        let (x, y) = timeline
+            .published
+            .get(&kid)
+            .unwrap_or_else(|| panic!("kid {kid} was never published"));
+        let claims = verify(&seen.jwt, x, y).unwrap_or_else(|e| panic!("token under {kid} does not verify: {e}"));
+        assert_eq!(claims.key_id, kid, "keyID claim and kid header agree");
+        assert_eq!(claims.user_id, seen.user);
+        assert_eq!(claims.app_id, "rotation-app");
+        // Still published now, so verifiers that fetch the JWKS today find it.
+        let now = live
+            .keys
+            .iter()
+            .find(|k| k.kid == kid)
+            .unwrap_or_else(|| panic!("{kid} no longer published"));
+        verify(&seen.jwt, &now.x, &now.y).unwrap();
+
+        let j = key_index(&kid);
+        assert!(
+            j >= seen.before,
+            "token signed by {kid} for a request sent after k{} was active (a retired key signed)",
+            seen.before
+        );
+        assert!(j <= seen.after, "token signed by {kid} before it was rotated in");
+        if let Some(retired) = timeline.retired_at.get(&j) {
+            assert!(
+                claims.exp <= retired + grace.as_secs(),
+                "token of {kid} expires at {} after its key stops being published at {}",
+                claims.exp,
+                retired + grace.as_secs()
+            );
+        }
+        *per_key.entry(j).or_default() += 1;
+        distinct.insert(claims.jti);
+    }
+    for j in 0..=ROTATIONS {
+        assert!(
+            per_key.get(&j).copied().unwrap_or(0) > 0,
+            "no token signed by k{j}: the load did not overlap every rotation"
+        );
+    }
+    let mut counts: Vec<_> = per_key.into_iter().collect();
+    counts.sort();
+    println!(
+        "rotation under load: {} requests from {CLIENTS} clients, {ROTATIONS} rotations, 0 failed, \
+         {} distinct tokens, tokens per key {counts:?}, {:.1?}",
+        all.len(),
+        distinct.len(),
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retired_keys_leave_the_jwks_when_their_grace_period_ends() {
+    let clock = ManualClock::at_unix(1_700_000_000);
+    let ring = Arc::new(KeyRing::with_clock(SigningKey::generate("k0").unwrap(), clock.clone()));
+    let addr = serve(app(ring.clone())).await;
+    let http = client();
+    let kids = |doc: JwkDoc| doc.keys.into_iter().map(|k| k.kid).collect::<Vec<_>>();
+
+    ring.rotate(SigningKey::generate("k1").unwrap(), Duration::from_secs(600));
+    clock.advance(Duration::from_secs(300));
+    ring.rotate(SigningKey::generate("k2").unwrap(), Duration::from_secs(600));
+    assert_eq!(kids(fetch_jwks(&http, addr).await), ["k2", "k1", "k0"]);
+
+    // k0 was retired at +0 with 600 s of grace: gone at +600; k1 (retired at +300) stays.
+    clock.advance(Duration::from_secs(301));
+    assert_eq!(kids(fetch_jwks(&http, addr).await), ["k2", "k1"]);
+    clock.advance(Duration::from_secs(300));
+    assert_eq!(kids(fetch_jwks(&http, addr).await), ["k2"]);
+
+    // And the layer signs with the active key only.
+    let response = http
+        .request(
+            http::Request::get(format!("http://{addr}/rooms/r"))
+                .header("x-test-user", "ann")
+                .body(Full::default())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let jwt = response.headers()["x-callstats-token"].to_str().unwrap();
+    assert_eq!(jsonwebtoken::decode_header(jwt).unwrap().kid.as_deref(), Some("k2"));
+}
+
+/// Many rotations racing with many signers, without a server: the ring never hands
+/// out a key that was already replaced when the signer started.
+#[test]
+fn rotation_races_with_signers_without_retired_keys() {
+    let ring = Arc::new(KeyRing::new(SigningKey::generate("k0").unwrap()));
+    let issuer = TokenIssuer::builder("race", ring.clone()).no_cache().build().unwrap();
+    let active = Arc::new(AtomicU64::new(0));
+    let signed = Arc::new(AtomicUsize::new(0));
+    const ROUNDS: u64 = 200;
+    std::thread::scope(|s| {
+        let (ring, active_w) = (ring.clone(), active.clone());
+        s.spawn(move || {
+            for i in 1..=ROUNDS {
+                ring.rotate(SigningKey::generate(format!("k{i}")).unwrap(), Duration::from_secs(600));
+                active_w.store(i, Ordering::SeqCst);
+                std::thread::yield_now();
+            }
+        });
+        for t in 0..2 {
+            let (issuer, active, signed) = (issuer.clone(), active.clone(), signed.clone());
+            s.spawn(move || {
+                let user = tower_callstats::UserId::new(format!("u{t}")).unwrap();
+                for n in 0.. {
+                    if n >= 50 && active.load(Ordering::SeqCst) >= ROUNDS {
+                        break;
+                    }
+                    let before = active.load(Ordering::SeqCst);
+                    let token = issuer.issue(&user, None).unwrap();
+                    let j = key_index(&token.claims().key_id);
+                    assert!(j >= before, "signed with k{j} after k{before} was active");
+                    signed.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    assert!(signed.load(Ordering::Relaxed) > 0);
+    assert_eq!(ring.published().len() as u64, ROUNDS + 1);
+}
