@@ -30,7 +30,7 @@
 //! assert_eq!(hashed.len(), 40);
 //! ```
 
-use std::{fmt, sync::Arc, time::SystemTime};
+use std::{borrow::Cow, fmt, sync::Arc, time::SystemTime};
 
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use http::{HeaderName, request::Parts};
@@ -191,7 +191,7 @@ impl ConferenceIdSource {
     }
 }
 
-fn extract_raw(kind: &Kind, parts: &Parts) -> Result<String, ConferenceError> {
+fn extract_raw<'a>(kind: &Kind, parts: &'a Parts) -> Result<Cow<'a, str>, ConferenceError> {
     const KIND: &str = ConferenceId::KIND;
     match kind {
         #[cfg(feature = "axum")]
@@ -208,8 +208,7 @@ fn extract_raw(kind: &Kind, parts: &Parts) -> Result<String, ConferenceError> {
                 ConferenceError::Missing(format!("route parameter {name:?} not in {}", matched.as_str()))
             })
         }
-        Kind::Template(template, name) => template
-            .capture(parts.uri.path(), name)?
+        Kind::Template(template, name) => capture(&template.source, parts.uri.path(), name)?
             .ok_or_else(|| ConferenceError::Missing(format!("the path does not match {:?}", template.source))),
         Kind::Url => {
             let host = parts
@@ -220,14 +219,14 @@ fn extract_raw(kind: &Kind, parts: &Parts) -> Result<String, ConferenceError> {
                 .ok_or_else(|| ConferenceError::Missing("no Host header".into()))?;
             let host = host.rsplit('@').next().unwrap_or(host);
             let path = percent_decode(parts.uri.path(), KIND)?;
-            Ok(format!("{host}{path}"))
+            Ok(Cow::Owned(format!("{host}{path}")))
         }
         Kind::Query(name) => {
             let query = parts.uri.query().unwrap_or("");
             for pair in query.split('&') {
                 let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
                 if form_decode(key, KIND)? == **name {
-                    return Ok(form_decode(value, KIND)?);
+                    return Ok(Cow::Owned(form_decode(value, KIND)?));
                 }
             }
             Err(ConferenceError::Missing(format!("no query parameter {name:?}")))
@@ -251,16 +250,16 @@ fn extract_raw(kind: &Kind, parts: &Parts) -> Result<String, ConferenceError> {
             SystemRandom::new()
                 .fill(&mut random)
                 .map_err(|_| ConferenceError::Missing("the system random number generator failed".into()))?;
-            Ok(format!("{millis}-{}", hex(&random)))
+            Ok(Cow::Owned(format!("{millis}-{}", hex(&random))))
         }
         Kind::Sha1(inner) => {
             let value = extract_raw(inner, parts)?;
             // Hash only valid IDs: the rules apply to what the source yields, too.
             ConferenceId::new(&value)?;
-            Ok(hex(&Sha1::digest(value.as_bytes())))
+            Ok(Cow::Owned(hex(&Sha1::digest(value.as_bytes()))))
         }
         Kind::Custom(f) => match f(parts)? {
-            Some(id) => Ok(id.to_string()),
+            Some(id) => Ok(Cow::Owned(id.to_string())),
             None => Err(ConferenceError::Missing("the custom source found none".into())),
         },
     }
@@ -268,9 +267,9 @@ fn extract_raw(kind: &Kind, parts: &Parts) -> Result<String, ConferenceError> {
 
 fn form_decode(value: &str, kind: &'static str) -> Result<String, IdError> {
     if value.contains('+') {
-        percent_decode(&value.replace('+', " "), kind)
+        percent_decode(&value.replace('+', " "), kind).map(Cow::into_owned)
     } else {
-        percent_decode(value, kind)
+        percent_decode(value, kind).map(Cow::into_owned)
     }
 }
 
@@ -339,13 +338,13 @@ impl PathTemplate {
     /// Matches `path` and returns the percent-decoded value of `param`, `Ok(None)` if
     /// the path does not match or has no such parameter.
     pub fn capture(&self, path: &str, param: &str) -> Result<Option<String>, IdError> {
-        capture(&self.source, path, param)
+        Ok(capture(&self.source, path, param)?.map(Cow::into_owned))
     }
 }
 
 /// Matches `path` against `template` (one checked by [`PathTemplate::parse`], or
 /// axum's own `MatchedPath`) without allocating, and percent-decodes the captured value.
-fn capture(template: &str, path: &str, param: &str) -> Result<Option<String>, IdError> {
+fn capture<'a>(template: &str, path: &'a str, param: &str) -> Result<Option<Cow<'a, str>>, IdError> {
     let (Some(template), Some(rest)) = (template.strip_prefix('/'), path.strip_prefix('/')) else {
         return Ok(None);
     };

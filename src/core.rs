@@ -67,7 +67,7 @@ impl Core {
         };
         match issued {
             Ok(token) => Ok(CallstatsContext::new(
-                self.issuer.app_id(),
+                self.issuer.app_id_shared(),
                 user,
                 conference,
                 token,

@@ -415,7 +415,7 @@ fn referer_as_request(referer: &HeaderValue) -> Result<Parts, Rejection> {
 fn parse_form(bytes: &[u8]) -> Result<TokenRequest, Rejection> {
     let text = std::str::from_utf8(bytes).map_err(|_| bad_request("invalid_body", "the form body is not UTF-8"))?;
     let mut request = TokenRequest::default();
-    let decode = |v: &str, kind| percent_decode(&v.replace('+', " "), kind);
+    let decode = |v: &str, kind| percent_decode(&v.replace('+', " "), kind).map(std::borrow::Cow::into_owned);
     for pair in text.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         let key = decode(key, "form field").map_err(|e: IdError| bad_request("invalid_body", e.to_string()))?;

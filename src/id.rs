@@ -32,7 +32,12 @@
 //! assert_eq!(percent_decode(&encoded, "conferenceID").unwrap(), "интернэт room");
 //! ```
 
-use std::{borrow::Borrow, fmt, ops::Deref, sync::Arc};
+use std::{
+    borrow::{Borrow, Cow},
+    fmt,
+    ops::Deref,
+    sync::Arc,
+};
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
@@ -180,6 +185,19 @@ macro_rules! identifier {
                 Self::new(percent_decode(value, $kind)?)
             }
 
+            /// Validates an already shared string, without copying it.
+            #[allow(dead_code)] // used for one of the two identifiers
+            pub(crate) fn from_arc(value: Arc<str>) -> Result<Self, IdError> {
+                validate(&value, $kind)?;
+                Ok(Self(value))
+            }
+
+            /// The identifier as a header value: shared without copying when it needs
+            /// no escaping, percent-encoded otherwise.
+            pub(crate) fn header_value(&self) -> http::HeaderValue {
+                header_value(&self.0)
+            }
+
             /// The identifier as a string slice.
             pub fn as_str(&self) -> &str {
                 &self.0
@@ -293,6 +311,31 @@ identifier!(
     "conferenceID"
 );
 
+/// The bytes of a shared string, for a header value that shares them.
+pub(crate) struct SharedStr(pub(crate) Arc<str>);
+
+impl AsRef<[u8]> for SharedStr {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+/// `value` percent-encoded as a header value; when nothing needs escaping (the common
+/// case) the header value shares the string's memory.
+fn header_value(value: &Arc<str>) -> http::HeaderValue {
+    // The bytes `encodeURIComponent` leaves alone (the complement of COMPONENT).
+    let plain = value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b));
+    let encoded = if plain {
+        bytes::Bytes::from_owner(SharedStr(value.clone()))
+    } else {
+        bytes::Bytes::from(percent_encode(value))
+    };
+    // Percent-encoded text is visible ASCII: always a valid header value.
+    http::HeaderValue::from_maybe_shared(encoded).unwrap_or_else(|_| http::HeaderValue::from_static(""))
+}
+
 /// Percent-encodes `value` like JavaScript's `encodeURIComponent`: everything but
 /// `A-Z a-z 0-9 - _ . ! ~ * ' ( )` becomes `%XX` per UTF-8 byte.
 pub fn percent_encode(value: &str) -> String {
@@ -302,11 +345,12 @@ pub fn percent_encode(value: &str) -> String {
 /// Percent-decodes `value` strictly: every `%` must be followed by two hex digits, and
 /// the decoded bytes must be UTF-8. `kind` names the value in the error.
 ///
-/// `+` is left as is (this is path and header decoding, not form decoding).
-pub fn percent_decode(value: &str, kind: &'static str) -> Result<String, IdError> {
+/// `+` is left as is (this is path and header decoding, not form decoding). A value
+/// without `%` is returned as is, without copying.
+pub fn percent_decode<'a>(value: &'a str, kind: &'static str) -> Result<Cow<'a, str>, IdError> {
     let bytes = value.as_bytes();
     if !bytes.contains(&b'%') {
-        return Ok(value.to_owned());
+        return Ok(Cow::Borrowed(value));
     }
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -328,7 +372,7 @@ pub fn percent_decode(value: &str, kind: &'static str) -> Result<String, IdError
             i += 1;
         }
     }
-    String::from_utf8(out).map_err(|e| IdError::NotUtf8 {
+    String::from_utf8(out).map(Cow::Owned).map_err(|e| IdError::NotUtf8 {
         kind,
         at: e.utf8_error().valid_up_to(),
     })

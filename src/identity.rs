@@ -69,6 +69,10 @@ impl Identity {
         &self.username
     }
 
+    pub(crate) fn username_shared(&self) -> &Arc<str> {
+        &self.username
+    }
+
     /// The domain, if the app set one.
     pub fn domain(&self) -> Option<&str> {
         self.domain.as_deref()

@@ -171,7 +171,7 @@ impl UserIdStrategy {
     /// Derives the userID for `identity`.
     pub fn derive(&self, identity: &Identity) -> Result<CallstatsUser, DeriveError> {
         let id = match &self.kind {
-            Kind::Raw => UserId::new(identity.username())?,
+            Kind::Raw => UserId::from_arc(identity.username_shared().clone())?,
             Kind::Sha1 { default_domain } => {
                 let domain = identity.domain().unwrap_or(default_domain);
                 let mut hasher = Sha1::new();

@@ -131,15 +131,11 @@ impl LayerConfig {
         if let Some(name) = &self.token_header {
             values.push((name.clone(), context.token().header_value().clone()));
         }
-        // Percent-encoded IDs are visible ASCII, always valid header values.
-        let encoded = |id: &str| HeaderValue::try_from(crate::id::percent_encode(id)).ok();
-        if let (Some(name), Some(value)) = (&self.user_id_header, encoded(context.user_id())) {
-            values.push((name.clone(), value));
+        if let Some(name) = &self.user_id_header {
+            values.push((name.clone(), context.user_id().header_value()));
         }
         if let (Some(name), Some(conference)) = (&self.conference_id_header, context.conference_id()) {
-            if let Some(value) = encoded(conference) {
-                values.push((name.clone(), value));
-            }
+            values.push((name.clone(), conference.header_value()));
         }
         ResponseHeaders { values }
     }

@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# Load comparison of the layer against bare axum: `bash scripts/load.sh` from the repo root.
+#
+# One server binary (examples/loadserver.rs, load testing only), on 127.0.0.1, with
+# routes (a) /bare: axum hello world, (b) /nocache: the same behind the layer with the
+# token cache off, (c) /cache: the same with the cache on, (d) POST /getToken: the token
+# endpoint, (e) /rawsign: a control, bare axum plus one raw aws-lc-rs signature in the
+# handler (what (b) would be if the layer added nothing but the signature). wrk
+# (Debian's package, installed if missing) drives them in interleaved rounds
+# a,b,c,d,e,a,b,c,d,e,... with the server and the client pinned to different CPUs
+# where there are at least two. Then a last phase sends 100k distinct users to /cache
+# and reads the server's peak RSS (VmHWM).
+#
+# Prints a markdown table: req/s, p50, p99, the server's CPU time per request, the
+# ratios b/a, c/a, d/a (medians of the per-round ratios), and the ideal b/a from the
+# measured raw-sign time: (1/a) / (1/a + sign) for one worker, and b/e.
+#
+# Every wrk run is bounded in time. Knobs (environment):
+#   LOAD_DURATION=7        seconds per phase and round
+#   LOAD_ROUNDS=3          interleaved rounds
+#   LOAD_CONNECTIONS=64    wrk connections
+#   LOAD_WORKERS=1         server worker threads
+#   LOAD_USERS=100         fixed set of users for (b), (c), (d)
+#   LOAD_DISTINCT_USERS=100000  users in the memory phase (0 skips it)
+#   LOAD_DISTINCT_SECS=60  upper bound on the memory phase
+#   LOAD_PROFILE=release   cargo profile of the server (dev for a quick smoke run)
+#   LOAD_OUT=              also write the table to this file
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${LOAD_DURATION:-7}
+ROUNDS=${LOAD_ROUNDS:-3}
+CONNECTIONS=${LOAD_CONNECTIONS:-64}
+WORKERS=${LOAD_WORKERS:-1}
+USERS=${LOAD_USERS:-100}
+DISTINCT=${LOAD_DISTINCT_USERS:-100000}
+DISTINCT_SECS=${LOAD_DISTINCT_SECS:-60}
+PROFILE=${LOAD_PROFILE:-release}
+OUT=${LOAD_OUT:-}
+
+log() { printf 'load: %s\n' "$*" >&2; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! command -v wrk >/dev/null; then
+  log "installing wrk from Debian's packages"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+fi
+command -v taskset >/dev/null || log "taskset not found: server and client are not pinned"
+
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+case "$PROFILE" in
+  release) cargo build --quiet --release --example loadserver; BIN=$TARGET_DIR/release/examples/loadserver ;;
+  dev) cargo build --quiet --example loadserver; BIN=$TARGET_DIR/debug/examples/loadserver ;;
+  *) log "LOAD_PROFILE must be release or dev"; exit 2 ;;
+esac
+
+# CPUs: the server's workers on the first ones, wrk on the rest.
+NCPU=$(nproc)
+SERVER_PIN=() CLIENT_PIN=() CLIENT_THREADS=1
+if command -v taskset >/dev/null && [ "$NCPU" -gt "$WORKERS" ]; then
+  SERVER_PIN=(taskset -c "0-$((WORKERS - 1))")
+  CLIENT_PIN=(taskset -c "$WORKERS-$((NCPU - 1))")
+  CLIENT_THREADS=$((NCPU - WORKERS))
+  [ "$CLIENT_THREADS" -gt 4 ] && CLIENT_THREADS=4
+else
+  log "only $NCPU CPUs for $WORKERS workers: server and client share them"
+fi
+
+TMP=$(mktemp -d)
+SERVER_PID=
+cleanup() {
+  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# The wrk script: one prebuilt request per user (round robin), or in "distinct" mode a
+# new user for every request, stopping after LOAD_LIMIT responses. Prints one RESULT line.
+cat >"$TMP/load.lua" <<'LUA'
+local path = os.getenv("LOAD_PATH")
+local method = os.getenv("LOAD_METHOD")
+local users = tonumber(os.getenv("LOAD_USERS"))
+local threads = tonumber(os.getenv("LOAD_THREADS"))
+local distinct = os.getenv("LOAD_MODE") == "distinct"
+local limit = tonumber(os.getenv("LOAD_LIMIT") or "0")
+local counter = 0
+function setup(thread)
+  thread:set("tid", counter)
+  counter = counter + 1
+end
+local prebuilt, i, seen = {}, 0, 0
+function init(args)
+  if not distinct then
+    for u = 1, users do
+      prebuilt[u] = wrk.format(method, path, { ["x-load-user"] = "user-" .. u })
+    end
+  end
+end
+function request()
+  i = i + 1
+  if distinct then
+    local u = (i - 1) * threads + tid
+    return wrk.format(method, path, { ["x-load-user"] = "distinct-user-" .. (u % users) })
+  end
+  return prebuilt[(i - 1) % users + 1]
+end
+if distinct then
+  function response(status, headers, body)
+    seen = seen + 1
+    if seen >= limit then wrk.thread:stop() end
+  end
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT requests=%d duration_us=%d p50_us=%d p99_us=%d errors=%d\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.status + e.timeout))
+end
+LUA
+
+LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
+log "measuring raw and crate signing time on the server's CPU"
+SIGN=$("${SERVER_PIN[@]}" "$BIN" --measure-sign 1000)
+RAW_SIGN_NS=$(sed -n 's/.*raw_sign_ns=\([0-9]*\).*/\1/p' <<<"$SIGN")
+OUR_SIGN_NS=$(sed -n 's/.*our_sign_ns=\([0-9]*\).*/\1/p' <<<"$SIGN")
+
+"${SERVER_PIN[@]}" "$BIN" --workers "$WORKERS" >"$TMP/server.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 100); do grep -q '^listening on' "$TMP/server.log" && break; sleep 0.1; done
+ADDR=$(sed -n 's/^listening on \([0-9.:]*\) .*/\1/p' "$TMP/server.log")
+[ -n "$ADDR" ] || { log "the server did not start:"; cat "$TMP/server.log" >&2; exit 1; }
+case "$ADDR" in 127.0.0.1:*) ;; *) log "refusing a non-loopback address $ADDR"; exit 1 ;; esac
+log "server $ADDR pid $SERVER_PID, $WORKERS worker(s) ${SERVER_PIN[*]:-unpinned}; wrk -t$CLIENT_THREADS -c$CONNECTIONS ${CLIENT_PIN[*]:-unpinned}"
+
+CLK_TCK=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14, $15}' "/proc/$SERVER_PID/stat"; }
+declare -A PATHS=([a]=/bare [b]=/nocache [c]=/cache [d]=/getToken [e]=/rawsign)
+declare -A METHODS=([a]=GET [b]=GET [c]=GET [d]=POST [e]=GET)
+
+# run PHASE SECONDS MODE ROUND -> appends
+# "phase round rps p50 p99 cpu_us_per_req errors user_us_per_req kernel_us_per_req" to results
+run() {
+  local phase=$1 secs=$2 mode=$3 round=$4 before after out
+  before=$(cpu_ticks)
+  out=$(LOAD_PATH=${PATHS[$phase]} LOAD_METHOD=${METHODS[$phase]} LOAD_USERS=$USERS LOAD_MODE=$mode \
+    LOAD_THREADS=$CLIENT_THREADS LOAD_LIMIT=0 \
+    "${CLIENT_PIN[@]}" wrk -t"$CLIENT_THREADS" -c"$CONNECTIONS" -d"${secs}s" --timeout 5s -s "$TMP/load.lua" "http://$ADDR")
+  after=$(cpu_ticks)
+  sed -n 's/^RESULT //p' <<<"$out" | awk -v phase="$phase" -v round="$round" -v hz="$CLK_TCK" \
+    -v user=$((${after% *} - ${before% *})) -v kernel=$((${after#* } - ${before#* })) '{
+      for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+      rps = v["requests"] / (v["duration_us"] / 1e6)
+      per = v["requests"] > 0 ? 1e6 / hz / v["requests"] : 0
+      printf "%s %s %.0f %d %d %.2f %d %.2f %.2f\n", phase, round, rps, v["p50_us"], v["p99_us"], (user + kernel) * per,
+        v["errors"], user * per, kernel * per
+    }' >>"$TMP/results"
+}
+
+log "warm-up: 1 s per route"
+for phase in a b c d e; do run "$phase" 1 fixed 0; done
+: >"$TMP/results"
+for round in $(seq "$ROUNDS"); do
+  for phase in a b c d e; do
+    run "$phase" "$DURATION" fixed "$round"
+    log "round $round: $(tail -n1 "$TMP/results")"
+  done
+done
+
+HWM_BEFORE=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
+DISTINCT_LINE="skipped (LOAD_DISTINCT_USERS=0)"
+if [ "$DISTINCT" -gt 0 ]; then
+  log "memory phase: $DISTINCT distinct users on /cache (at most ${DISTINCT_SECS}s)"
+  out=$(LOAD_PATH=/cache LOAD_METHOD=GET LOAD_USERS=$DISTINCT LOAD_MODE=distinct LOAD_THREADS=1 \
+    LOAD_LIMIT="$DISTINCT" "${CLIENT_PIN[@]}" wrk -t1 -c"$CONNECTIONS" -d"${DISTINCT_SECS}s" --timeout 5s \
+    -s "$TMP/load.lua" "http://$ADDR")
+  sent=$(sed -n 's/^RESULT requests=\([0-9]*\).*/\1/p' <<<"$out")
+  errors=$(sed -n 's/^RESULT .*errors=\([0-9]*\).*/\1/p' <<<"$out")
+  hwm=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
+  rss=$(awk '/VmRSS/ {print $2}' "/proc/$SERVER_PID/status")
+  DISTINCT_LINE=$(awk -v h="$hwm" -v b="$HWM_BEFORE" -v r="$rss" -v s="$sent" -v e="$errors" -v d="$DISTINCT" 'BEGIN {
+    printf "peak RSS (VmHWM) %.1f MiB after %d requests from %d distinct users (%d errors); %.1f MiB before this phase, %.1f MiB resident at the end",
+      h / 1024, s, (s < d ? s : d), e, b / 1024, r / 1024 }')
+fi
+
+TABLE=$(awk -v rounds="$ROUNDS" -v raw_ns="$RAW_SIGN_NS" -v our_ns="$OUR_SIGN_NS" -v workers="$WORKERS" \
+  -v distinct="$DISTINCT_LINE" -v dur="$DURATION" -v conns="$CONNECTIONS" -v users="$USERS" '
+  function median(list, n,   arr, k, i, j, t) {
+    k = split(list, arr, " ")
+    for (i = 2; i <= k; i++) { t = arr[i]; for (j = i - 1; j >= 1 && arr[j] + 0 > t + 0; j--) arr[j + 1] = arr[j]; arr[j + 1] = t }
+    return k % 2 ? arr[(k + 1) / 2] : (arr[k / 2] + arr[k / 2 + 1]) / 2
+  }
+  { rps[$1] = rps[$1] " " $3; p50[$1] = p50[$1] " " $4; p99[$1] = p99[$1] " " $5; cpu[$1] = cpu[$1] " " $6
+    ucpu[$1] = ucpu[$1] " " $8; kcpu[$1] = kcpu[$1] " " $9
+    err[$1] += $7; by[$1, $2] = $3; if ($2 > maxr) maxr = $2 }
+  END {
+    name["a"] = "(a) bare axum, `GET /bare`"; name["b"] = "(b) layer, cache off, `GET /nocache`"
+    name["c"] = "(c) layer, cache on, `GET /cache`"; name["d"] = "(d) token endpoint, `POST /getToken`"
+    name["e"] = "(e) control: bare + one raw sign in the handler, `GET /rawsign`"
+    for (r = 1; r <= maxr; r++) {
+      for (p in name) if (p != "a" && by["a", r] > 0) ratio[p] = ratio[p] " " by[p, r] / by["a", r]
+      if (by["e", r] > 0) b_over_e = b_over_e " " by["b", r] / by["e", r]
+    }
+    printf "| route | req/s | p50 | p99 | req/s vs (a) | server CPU per request (user + kernel) | server CPU busy | errors |\n"
+    printf "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+    split("a b c d e", order, " ")
+    for (i = 1; i <= 5; i++) {
+      p = order[i]
+      printf "| %s | %.0f | %.2f ms | %.2f ms | %s | %.1f us (%.1f + %.1f) | %.0f%% | %d |\n", name[p], median(rps[p]),
+        median(p50[p]) / 1000, median(p99[p]) / 1000, p == "a" ? "1" : sprintf("**%.3f**", median(ratio[p])),
+        median(cpu[p]), median(ucpu[p]), median(kcpu[p]),
+        median(rps[p]) * median(cpu[p]) / 1e4 / workers, err[p]
+    }
+    a = median(rps["a"]); t_bare = workers / a * 1e6; t_sign = raw_ns / 1000; cpu_a = median(cpu["a"])
+    ideal = t_bare / (t_bare + t_sign)
+    printf "\nMedians of %d interleaved rounds of %d s each; wrk -c%d, %d users round robin; %d server worker(s).\n", rounds, dur, conns, users, workers
+    printf "Raw aws-lc-rs ES256 sign: %.2f us; a whole token from the crate (cache off): %.2f us (%.3fx raw).\n", t_sign, our_ns / 1000, our_ns / raw_ns
+    printf "Ideal b/a = bare time / (bare time + raw sign) = %.2f / (%.2f + %.2f) = %.3f; measured b/a %.3f = %.2f of ideal.\n",
+      t_bare, t_bare, t_sign, ideal, median(ratio["b"]), median(ratio["b"]) / ideal
+    printf "Against the control (e), the same server paying one raw signature per request: b/e = %.3f.\n", median(b_over_e)
+    printf "By server CPU per request (independent of the client): (a)/(b) %.3f (ideal %.3f), (a)/(c) %.3f, (a)/(d) %.3f.\n",
+      cpu_a / median(cpu["b"]), cpu_a / (cpu_a + t_sign), cpu_a / median(cpu["c"]), cpu_a / median(cpu["d"])
+    printf "Server user-space CPU per request over (a): (b) +%.2f us (raw sign %.2f us), (c) +%.2f us, (d) +%.2f us.\n",
+      median(ucpu["b"]) - median(ucpu["a"]), t_sign, median(ucpu["c"]) - median(ucpu["a"]), median(ucpu["d"]) - median(ucpu["a"])
+    printf "Memory: %s.\n", distinct
+  }' "$TMP/results")
+
+printf '\nMachine: %s CPUs (nproc), %s; %s; load average at the start %s\n\n%s\n' "$NCPU" \
+  "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)" "$(uname -sr)" "$LOAD_AT_START" "$TABLE"
+if [ -n "$OUT" ]; then printf '%s\n' "$TABLE" >"$OUT"; fi
