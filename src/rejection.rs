@@ -59,6 +59,7 @@ impl Rejection {
         )
     }
 
+    #[cfg(feature = "axum")]
     pub(crate) fn missing_context() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
