@@ -6,11 +6,15 @@
 //! The demo binary's exit code on a bad key file is checked in `.ci/security.sh`,
 //! against the built binary.
 
+mod common;
+
 use std::{
     path::{Path, PathBuf},
-    sync::{Arc, Mutex},
+    sync::Arc,
     time::Duration,
 };
+
+use common::Captured;
 
 use tower_callstats::{
     TokenIssuer, UserId,
@@ -138,29 +142,6 @@ fn bad_key_files_at_start_up_say_what_was_found_and_what_is_expected() {
     println!("keyfile: {} bad key files refused with a clear error", cases.len());
 }
 
-/// Collects `tracing` output for one test.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 #[test]
 fn a_key_file_that_turns_bad_at_reload_leaves_the_current_key_active() {
     let captured = Captured::default();
@@ -229,7 +210,7 @@ fn a_key_file_that_turns_bad_at_reload_leaves_the_current_key_active() {
     assert_eq!(signer(&issuer), "key-3");
     assert_eq!(published(&ring), ["key-3", "key-2", "key-1"]);
 
-    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    let logs = captured.text();
     let failures: Vec<&str> = logs.lines().filter(|l| l.contains("key reload failed")).collect();
     assert_eq!(failures.len(), bad.len(), "every failed reload is logged once: {logs}");
     for line in &failures {

@@ -6,11 +6,9 @@
 //! tokens are issued by the layer and the endpoint, reused, forced anew, refused, and
 //! while keys rotate and a corrupt key file fails to reload.
 
-use std::{
-    io::Write,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+mod common;
+
+use std::{sync::Arc, time::Duration};
 
 use axum::{Extension, Router, body::Body, routing::get};
 use http::Request;
@@ -23,34 +21,7 @@ use tower_callstats::{
 use tower_http::trace::{DefaultMakeSpan, DefaultOnRequest, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-/// Everything the subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
+use common::Captured;
 
 fn app(issuer: TokenIssuer) -> Router {
     let layer = CallstatsLayer::builder(issuer.clone())
