@@ -215,8 +215,7 @@ mod tests {
     use tracing_subscriber::{Layer, layer::Context, prelude::*};
 
     use crate::{
-        CallstatsLayer, ConferenceId, Identity, TokenEndpoint, TokenIssuer, UserId, clock::ManualClock,
-        keys::SigningKey,
+        Callstats, ConferenceId, Identity, SigningKey, TokenIssuer, UserId, clock::ManualClock,
     };
 
     /// One captured event: target, level, and every field as text (`message` included).
@@ -318,10 +317,10 @@ mod tests {
                 .unwrap();
             // The endpoint without a session.
             let request = http::Request::post("/getToken").body(String::new()).unwrap();
-            let response = TokenEndpoint::new(issuer.clone()).oneshot(request).await.unwrap();
+            let response = Callstats::new(issuer.clone()).endpoint().oneshot(request).await.unwrap();
             assert_eq!(response.status(), 403);
             // The layer with an identity whose userID is invalid (over 256 bytes).
-            let layer = CallstatsLayer::builder(issuer).build().unwrap();
+            let layer = Callstats::new(issuer).layer();
             let service = tower::ServiceBuilder::new()
                 .layer(layer)
                 .service_fn(|_: http::Request<String>| async {

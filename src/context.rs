@@ -14,18 +14,30 @@ use crate::{
 ///
 /// `Debug` hides the token.
 ///
+/// Only the crate makes one, from a token it signed: a context cannot be forged.
+///
 /// ```
-/// use tower_callstats::{CallstatsContext, Identity, TokenIssuer, UserIdStrategy, keys::SigningKey};
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use axum::{Router, body::Body, routing::get};
+/// use tower::ServiceExt;
+/// use tower_callstats::{Callstats, CallstatsContext, Identity, SigningKey, TokenIssuer};
 ///
 /// let issuer = TokenIssuer::builder("app", SigningKey::generate("k").unwrap()).build().unwrap();
-/// let user = UserIdStrategy::raw().derive(&Identity::new("ann")).unwrap();
-/// let token = issuer.issue(user.id(), None).unwrap();
-/// let context = CallstatsContext::new("app", user, None, token, None);
-/// let page = context.to_client_json();
-/// assert_eq!(page["appID"], "app");
-/// assert_eq!(page["userID"], "ann");
-/// assert_eq!(page["localUserID"], "ann");
-/// assert_eq!(page["token"], context.token().jwt());
+/// let app = Router::new()
+///     .route("/", get(|cs: CallstatsContext| async move {
+///         let page = cs.to_client_json();
+///         assert_eq!(page["appID"], "app");
+///         assert_eq!(page["userID"], "ann");
+///         assert_eq!(page["localUserID"], "ann");
+///         assert_eq!(page["token"], cs.token().jwt());
+///         "ok"
+///     }))
+///     .route_layer(Callstats::new(issuer).layer());
+/// let mut request = http::Request::get("/").body(Body::empty()).unwrap();
+/// request.extensions_mut().insert(Identity::new("ann"));
+/// assert_eq!(app.oneshot(request).await.unwrap().status(), 200);
+/// # }
 /// ```
 #[derive(Debug, Clone)]
 pub struct CallstatsContext {
@@ -37,16 +49,16 @@ pub struct CallstatsContext {
 }
 
 impl CallstatsContext {
-    /// Assembles a context (the layer and the endpoint do this for you).
-    pub fn new(
-        app_id: impl Into<Arc<str>>,
+    /// Assembles a context: only the layer and the endpoint do, from a token they signed.
+    pub(crate) fn new(
+        app_id: Arc<str>,
         user: CallstatsUser,
         conference_id: Option<ConferenceId>,
         token: Arc<IssuedToken>,
         conference_server_id: Option<UserId>,
     ) -> Self {
         Self {
-            app_id: app_id.into(),
+            app_id,
             user,
             conference_id,
             token,
@@ -136,7 +148,7 @@ mod extract {
         async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
             parts.extensions.get::<CallstatsContext>().cloned().ok_or_else(|| {
                 tracing::error!(target: "tower_callstats::layer", "CallstatsContext extracted on a route without the CallstatsLayer (or by an unauthenticated request)");
-                Rejection::missing_context().into_response().into_response()
+                Rejection::missing_context().response().into_response()
             })
         }
     }

@@ -1,10 +1,12 @@
 //! Configuration errors: everything that can be wrong before the first request.
 //!
-//! Every builder validates its input and returns a [`ConfigError`] that carries the
-//! offending value, so that a bad key, header name or duration fails at start-up with
-//! a message that says what to fix, never on the first request.
+//! Most settings are typed and cannot be wrong. The few that need real validation (the
+//! issuer's appID, TTL, skew, extra claims and cache, the ephemeral secret, a path
+//! template) return a [`ConfigError`] that carries the offending value, so that a bad
+//! configuration fails at start-up with a message that says what to fix, never on the
+//! first request. Keys fail with a [`KeyError`](crate::KeyError).
 
-use crate::{id::IdError, keys::KeyError};
+use crate::keys::KeyError;
 
 /// A configuration mistake, found at start-up.
 #[derive(Debug, thiserror::Error)]
@@ -20,15 +22,6 @@ pub enum ConfigError {
         len: usize,
         /// The minimum.
         min: usize,
-    },
-    /// A header name is not a valid HTTP header name.
-    #[error("{name:?} is not a valid HTTP header name")]
-    InvalidHeaderName {
-        /// The name given.
-        name: String,
-        /// Why `http` rejected it.
-        #[source]
-        source: http::header::InvalidHeaderName,
     },
     /// A duration is out of range.
     #[error("{what} must be {expected}, got {got:?}")]
@@ -56,9 +49,6 @@ pub enum ConfigError {
         /// Why it is invalid.
         reason: String,
     },
-    /// A configured identifier (e.g. the conferenceServerID) is invalid.
-    #[error("invalid {kind}: {0}", kind = .0.kind())]
-    InvalidId(#[from] IdError),
     /// A path template such as `/rooms/{room}` is malformed.
     #[error("path template {template:?} is invalid: {reason}")]
     InvalidPathTemplate {

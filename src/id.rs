@@ -1,8 +1,13 @@
 //! Validated callstats identifiers: [`UserId`] and [`ConferenceId`].
 //!
 //! callstats.io treats both identifiers as opaque, case-sensitive UTF-8 strings of at
-//! most 256 **bytes** (not characters: 86 three-byte characters fill a userID). Empty
-//! values are rejected here, because a token for an empty userID is useless.
+//! most 256 **bytes** ([callstats' identifier rules]): bytes, not characters, so 85
+//! three-byte characters and one ASCII byte fill an identifier, and 86 three-byte
+//! characters are two bytes too many. Empty values are refused here (callstats' dashboard
+//! shows an empty identifier as an empty string, and a token for nobody is useless), and
+//! so are control characters.
+//!
+//! [callstats' identifier rules]: https://docs.callstats.io/docs/identifiers-userids-conferenceids
 //!
 //! ```
 //! use tower_callstats::{ConferenceId, IdError, UserId};
@@ -33,28 +38,17 @@
 //! ```
 
 use std::{
-    borrow::{Borrow, Cow},
+    borrow::Borrow,
     fmt,
     ops::Deref,
     sync::Arc,
 };
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+pub use crate::encoding::{percent_decode, percent_encode};
+use crate::{encoding::is_component_safe, response::shared_header_value};
 
 /// The maximum length of a userID or conferenceID, in bytes.
 pub const MAX_ID_BYTES: usize = 256;
-
-/// Characters that `encodeURIComponent` leaves alone: `A-Z a-z 0-9 - _ . ! ~ * ' ( )`.
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'!')
-    .remove(b'~')
-    .remove(b'*')
-    .remove(b'\'')
-    .remove(b'(')
-    .remove(b')');
 
 /// Why a value is not a valid identifier.
 ///
@@ -311,71 +305,15 @@ identifier!(
     "conferenceID"
 );
 
-/// The bytes of a shared string, for a header value that shares them.
-pub(crate) struct SharedStr(pub(crate) Arc<str>);
-
-impl AsRef<[u8]> for SharedStr {
-    fn as_ref(&self) -> &[u8] {
-        self.0.as_bytes()
-    }
-}
-
 /// `value` percent-encoded as a header value; when nothing needs escaping (the common
 /// case) the header value shares the string's memory.
 fn header_value(value: &Arc<str>) -> http::HeaderValue {
-    // The bytes `encodeURIComponent` leaves alone (the complement of COMPONENT).
-    let plain = value
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b));
-    let encoded = if plain {
-        bytes::Bytes::from_owner(SharedStr(value.clone()))
+    if is_component_safe(value) {
+        shared_header_value(value.clone())
     } else {
-        bytes::Bytes::from(percent_encode(value))
-    };
-    // Percent-encoded text is visible ASCII: always a valid header value.
-    http::HeaderValue::from_maybe_shared(encoded).unwrap_or_else(|_| http::HeaderValue::from_static(""))
-}
-
-/// Percent-encodes `value` like JavaScript's `encodeURIComponent`: everything but
-/// `A-Z a-z 0-9 - _ . ! ~ * ' ( )` becomes `%XX` per UTF-8 byte.
-pub fn percent_encode(value: &str) -> String {
-    utf8_percent_encode(value, COMPONENT).to_string()
-}
-
-/// Percent-decodes `value` strictly: every `%` must be followed by two hex digits, and
-/// the decoded bytes must be UTF-8. `kind` names the value in the error.
-///
-/// `+` is left as is (this is path and header decoding, not form decoding). A value
-/// without `%` is returned as is, without copying.
-pub fn percent_decode<'a>(value: &'a str, kind: &'static str) -> Result<Cow<'a, str>, IdError> {
-    let bytes = value.as_bytes();
-    if !bytes.contains(&b'%') {
-        return Ok(Cow::Borrowed(value));
+        // Percent-encoded text is visible ASCII: always a valid header value.
+        http::HeaderValue::try_from(percent_encode(value)).unwrap_or_else(|_| http::HeaderValue::from_static(""))
     }
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = |b: u8| (b as char).to_digit(16);
-            match (
-                bytes.get(i + 1).copied().and_then(hex),
-                bytes.get(i + 2).copied().and_then(hex),
-            ) {
-                (Some(hi), Some(lo)) => {
-                    out.push((hi * 16 + lo) as u8);
-                    i += 3;
-                }
-                _ => return Err(IdError::InvalidPercentEncoding { kind, at: i }),
-            }
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map(Cow::Owned).map_err(|e| IdError::NotUtf8 {
-        kind,
-        at: e.utf8_error().valid_up_to(),
-    })
 }
 
 #[cfg(test)]
@@ -443,37 +381,5 @@ mod tests {
                 }
             );
         }
-    }
-
-    #[test]
-    fn strict_percent_decoding() {
-        assert_eq!(percent_decode("a%20b+c", "x").unwrap(), "a b+c");
-        assert_eq!(percent_decode("%e3%82%a4", "x").unwrap(), "イ");
-        assert_eq!(
-            percent_decode("ab%2", "x").unwrap_err(),
-            IdError::InvalidPercentEncoding { kind: "x", at: 2 }
-        );
-        assert_eq!(
-            percent_decode("%G0", "x").unwrap_err(),
-            IdError::InvalidPercentEncoding { kind: "x", at: 0 }
-        );
-        assert_eq!(
-            percent_decode("ok%FF", "x").unwrap_err(),
-            IdError::NotUtf8 { kind: "x", at: 2 }
-        );
-        // A multi-byte character cut in half by the encoding.
-        assert_eq!(
-            percent_decode("%E3%82", "x").unwrap_err(),
-            IdError::NotUtf8 { kind: "x", at: 0 }
-        );
-    }
-
-    #[test]
-    fn percent_encoding_matches_encode_uri_component() {
-        // Expected values computed with JavaScript's encodeURIComponent.
-        assert_eq!(percent_encode("a b&c=d/e?f"), "a%20b%26c%3Dd%2Fe%3Ff");
-        assert_eq!(percent_encode("-_.!~*'()"), "-_.!~*'()");
-        assert_eq!(percent_encode("ອິນ"), "%E0%BA%AD%E0%BA%B4%E0%BA%99");
-        assert_eq!(percent_encode("%"), "%25");
     }
 }

@@ -4,6 +4,44 @@
 //! [callstats.io](https://www.callstats.io) token (userID, conferenceID, ES256 JWT),
 //! from a tower layer that sits in your existing axum or hyper stack.
 //!
+//! One [`Callstats`] configuration makes the three services an app mounts, so that
+//! they cannot disagree: the page's middleware ([`Callstats::layer`]), the token
+//! endpoint that callstats.js' `tokenGenerator` calls ([`Callstats::endpoint`]), and the
+//! public keys ([`Callstats::jwks`]).
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use axum::{Router, body::Body, routing::get};
+//! use tower::ServiceExt;
+//! use tower_callstats::{
+//!     Callstats, CallstatsContext, ConferenceIdSource, Identity, SigningKey, TokenIssuer, UserIdStrategy,
+//! };
+//!
+//! // At start-up: the key from callstats' dashboard (here a fresh one), parsed once.
+//! let key = SigningKey::generate("my-key-id").unwrap(); // or SigningKey::from_pem_file("my-key-id", "key.pem")
+//! let issuer = TokenIssuer::builder("my-app-id", key).build().unwrap();
+//! let callstats = Callstats::new(issuer)
+//!     .user_id(UserIdStrategy::sha1("example.com"))
+//!     .conference_id(ConferenceIdSource::route_param("room"));
+//!
+//! let app = Router::new()
+//!     .route("/rooms/{room}", get(|cs: CallstatsContext| async move {
+//!         format!("callstats.initialize({:?}, tokenGenerator, {:?})", cs.app_id(), cs.user_id().as_str())
+//!     }))
+//!     .route_layer(callstats.layer())
+//!     .route_service("/getToken", callstats.endpoint())
+//!     .route_service("/.well-known/jwks.json", callstats.jwks());
+//!
+//! // Your session layer inserts the identity of the logged-in user:
+//! let mut request = http::Request::get("/rooms/42").body(Body::empty()).unwrap();
+//! request.extensions_mut().insert(Identity::new("alice"));
+//! let response = app.oneshot(request).await.unwrap();
+//! assert_eq!(response.status(), 200);
+//! assert!(response.headers().contains_key("x-callstats-token"));
+//! # }
+//! ```
+//!
 //! The pieces, one module each:
 //!
 //! - [`id`]: the identifiers, [`UserId`] and [`ConferenceId`]: UTF-8, case-sensitive,
@@ -14,74 +52,36 @@
 //!   ephemeral (keyed hash of the session), object form, or a closure.
 //! - [`conference`]: where the conferenceID comes from: a route parameter, the URL, a
 //!   query parameter, a header, generated, SHA1 of any of these, or a closure.
-//! - [`keys`]: P-256 keys from PEM (SEC1 or PKCS8), parsed once; a [`KeyRing`](keys::KeyRing)
-//!   for rotation.
+//! - [`keys`]: P-256 keys from PEM (SEC1 or PKCS8), parsed once; a [`KeyRing`] for
+//!   rotation.
 //! - [`token`]: the claims and the [`TokenIssuer`], with its token cache.
-//! - [`layer`]: the middleware, [`CallstatsLayer`].
-//! - [`endpoint`]: the `POST /getToken` service, [`TokenEndpoint`].
-//! - [`jwks`]: `GET /.well-known/jwks.json`, [`JwksService`].
+//! - [`layer`], [`endpoint`], [`jwks`]: the services [`Callstats`] makes.
 //! - [`audit`]: one event per token issued, reused, rejected or failed.
-//!
-//! ## Quick start
-//!
-//! ```
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() {
-//! use axum::{Extension, Router, body::Body, routing::get};
-//! use tower::ServiceExt;
-//! use tower_callstats::{
-//!     CallstatsContext, CallstatsLayer, ConferenceIdSource, Identity, TokenEndpoint, TokenIssuer,
-//!     UserIdStrategy, keys::SigningKey,
-//! };
-//!
-//! // At start-up: the key from callstats' dashboard (here a fresh one), parsed once.
-//! let key = SigningKey::generate("my-key-id").unwrap(); // or SigningKey::from_pem_file("my-key-id", "key.pem")
-//! let issuer = TokenIssuer::builder("my-app-id", key).build().unwrap();
-//! let users = UserIdStrategy::sha1("example.com");
-//!
-//! let app = Router::new()
-//!     .route("/rooms/{room}", get(|Extension(cs): Extension<CallstatsContext>| async move {
-//!         format!("callstats.initialize({:?}, tokenGenerator, {:?})", cs.app_id(), cs.user_id().as_str())
-//!     }))
-//!     .route_layer(
-//!         CallstatsLayer::builder(issuer.clone())
-//!             .user_id(users.clone())
-//!             .conference_id(ConferenceIdSource::route_param("room"))
-//!             .build()
-//!             .unwrap(),
-//!     )
-//!     .route_service("/getToken", TokenEndpoint::builder(issuer).user_id(users).build().unwrap());
-//!
-//! // Your session layer inserts the identity of the logged-in user:
-//! let mut request = http::Request::get("/rooms/42").body(Body::empty()).unwrap();
-//! request.extensions_mut().insert(Identity::new("alice"));
-//! let response = app.oneshot(request).await.unwrap();
-//! assert_eq!(response.status(), 200);
-//! assert!(response.headers().contains_key("x-callstats-token"));
-//! # }
-//! ```
+//! - [`clock`]: an injectable clock for tests.
 #![deny(missing_docs)]
+#![deny(unreachable_pub)]
 #![forbid(unsafe_code)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod audit;
-mod body;
+mod callstats;
 pub mod clock;
 pub mod conference;
 mod context;
-mod core;
+mod encoding;
 pub mod endpoint;
-pub mod error;
+mod error;
 pub mod id;
 pub mod identity;
 pub mod jwks;
 pub mod keys;
 pub mod layer;
-pub mod rejection;
+mod rejection;
+mod response;
 pub mod token;
 pub mod user_id;
 
-pub use body::ResponseBody;
+pub use callstats::Callstats;
 pub use conference::ConferenceIdSource;
 pub use context::CallstatsContext;
 pub use endpoint::TokenEndpoint;
@@ -89,7 +89,8 @@ pub use error::ConfigError;
 pub use id::{ConferenceId, IdError, UserId};
 pub use identity::{GetIdentity, Identity};
 pub use jwks::JwksService;
-pub use layer::{Callstats, CallstatsLayer};
+pub use keys::{KeyError, KeyRing, SigningKey};
+pub use layer::{CallstatsLayer, CallstatsService};
 pub use token::{Claims, IssuedToken, TokenIssuer};
 pub use user_id::{CallstatsUser, UserIdStrategy};
 
@@ -101,13 +102,14 @@ mod send_sync {
 
     #[test]
     fn public_types_are_send_and_sync() {
+        assert_send_sync::<Callstats>();
         assert_send_sync::<CallstatsLayer>();
-        assert_send_sync::<Callstats<tower_layer::Identity>>();
+        assert_send_sync::<CallstatsService<tower_layer::Identity>>();
         assert_send_sync::<TokenEndpoint>();
         assert_send_sync::<TokenIssuer>();
         assert_send_sync::<JwksService>();
-        assert_send_sync::<keys::KeyRing>();
-        assert_send_sync::<keys::SigningKey>();
+        assert_send_sync::<KeyRing>();
+        assert_send_sync::<SigningKey>();
         assert_send_sync::<CallstatsContext>();
         assert_send_sync::<ConfigError>();
     }

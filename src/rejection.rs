@@ -1,22 +1,22 @@
 //! Runtime rejections: what a request gets when the crate refuses it.
 //!
 //! Every rejection is a JSON body `{"error": "<what failed and how to fix it>",
-//! "code": "<stable machine-readable code>"}` with a matching status, and
+//! "code": "<stable machine-readable code>"}` with a matching status and
 //! `Cache-Control: no-store`. The one exception is the token endpoint's answer to a
-//! request without a session, which is exactly the body callstats' docs use:
-//! `403 {"error":"User not logged in"}`.
+//! request without a session, which is exactly the body of the reference endpoint in
+//! callstats' documentation: `403 {"error":"User not logged in"}`.
 
 use std::borrow::Cow;
 
 use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode, header};
+use http::{Response, StatusCode};
 use http_body_util::Full;
 
-use crate::{conference::ConferenceError, user_id::DeriveError};
+use crate::{conference::ConferenceError, response, user_id::DeriveError};
 
 /// A refused request: status, stable code, human message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
+pub(crate) struct Rejection {
     status: StatusCode,
     code: Option<&'static str>,
     message: Cow<'static, str>,
@@ -24,7 +24,7 @@ pub struct Rejection {
 
 impl Rejection {
     /// A rejection with a status, a stable code and a message.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
         Self {
             status,
             code: Some(code),
@@ -32,8 +32,13 @@ impl Rejection {
         }
     }
 
-    /// `403 {"error":"User not logged in"}`, exactly as callstats' docs.
-    pub fn not_logged_in() -> Self {
+    /// `400` with a code.
+    pub(crate) fn bad_request(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// `403 {"error":"User not logged in"}`, exactly as callstats' reference endpoint.
+    pub(crate) fn not_logged_in() -> Self {
         Self {
             status: StatusCode::FORBIDDEN,
             code: None,
@@ -42,7 +47,7 @@ impl Rejection {
     }
 
     /// `401`: the route requires a session and the request has none.
-    pub fn unauthenticated() -> Self {
+    pub(crate) fn unauthenticated() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
             "unauthenticated",
@@ -51,7 +56,7 @@ impl Rejection {
     }
 
     /// `500`: signing failed. The message says nothing about the key.
-    pub fn signing_failed() -> Self {
+    pub(crate) fn signing_failed() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "signing_failed",
@@ -59,6 +64,7 @@ impl Rejection {
         )
     }
 
+    /// `500`: a handler wants the context where the layer did not run.
     #[cfg(feature = "axum")]
     pub(crate) fn missing_context() -> Self {
         Self::new(
@@ -68,41 +74,25 @@ impl Rejection {
         )
     }
 
-    /// The HTTP status.
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
-
-    /// The stable code (`invalid_user_id`, `invalid_conference_id`, ...), `None` for
-    /// the docs-compatible 403.
-    pub fn code(&self) -> Option<&'static str> {
-        self.code
-    }
-
     /// The message.
-    pub fn message(&self) -> &str {
+    pub(crate) fn message(&self) -> &str {
         &self.message
     }
 
     /// The rejection as an HTTP response.
-    pub fn into_response(self) -> Response<Full<Bytes>> {
+    pub(crate) fn response(self) -> Response<Full<Bytes>> {
         let body = match self.code {
             Some(code) => serde_json::json!({"error": self.message, "code": code}),
             None => serde_json::json!({"error": self.message}),
         };
-        let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
-        *response.status_mut() = self.status;
-        let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        response
+        response::json(self.status, body.to_string())
     }
 }
 
 impl From<DeriveError> for Rejection {
     fn from(error: DeriveError) -> Self {
         match error {
-            DeriveError::Invalid(e) => Self::new(StatusCode::BAD_REQUEST, "invalid_user_id", e.to_string()),
+            DeriveError::Invalid(e) => Self::bad_request("invalid_user_id", e.to_string()),
             other => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "misconfigured", other.to_string()),
         }
     }
@@ -113,14 +103,25 @@ impl From<ConferenceError> for Rejection {
         if error.is_server_error() {
             return Self::new(StatusCode::INTERNAL_SERVER_ERROR, "misconfigured", error.to_string());
         }
-        Self::new(StatusCode::BAD_REQUEST, "invalid_conference_id", error.to_string())
+        Self::bad_request("invalid_conference_id", error.to_string())
     }
 }
 
-impl std::fmt::Display for Rejection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.status, self.message)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    #[tokio::test]
+    async fn rejections_are_json_with_a_code_and_no_store() {
+        let response = Rejection::bad_request("invalid_body", "say \"why\"").response();
+        assert_eq!(response.status(), 400);
+        assert_eq!(response.headers()["content-type"], "application/json");
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], br#"{"code":"invalid_body","error":"say \"why\""}"#);
+
+        let body = Rejection::not_logged_in().response().into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], br#"{"error":"User not logged in"}"#);
     }
 }
-
-impl std::error::Error for Rejection {}

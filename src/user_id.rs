@@ -1,6 +1,6 @@
 //! How the callstats userID is derived from the authenticated [`Identity`].
 //!
-//! The seed names three ways, all available here, plus a closure:
+//! [callstats' identifier rules] name three ways, all available here, plus a closure:
 //!
 //! | strategy | userID | when |
 //! | --- | --- | --- |
@@ -13,6 +13,8 @@
 //! `{userName, aliasName}`: the real username for support staff, the derived ID as the
 //! alias for engineers. The client authenticates with the alias, so the token's
 //! `userID` claim is the alias.
+//!
+//! [callstats' identifier rules]: https://docs.callstats.io/docs/identifiers-userids-conferenceids
 //!
 //! ```
 //! use tower_callstats::{Identity, UserIdStrategy};
@@ -30,7 +32,7 @@
 //! assert_eq!(once, strategy.derive(&alice).unwrap()); // stable for the session
 //! assert!(!once.id().as_str().contains("alice"));
 //!
-//! let object = UserIdStrategy::sha1("example.com").object_form().derive(&alice).unwrap();
+//! let object = UserIdStrategy::sha1("example.com").object_form(true).derive(&alice).unwrap();
 //! assert_eq!(object.user_name(), Some("alice"));
 //! assert_eq!(object.id().as_str(), "fc2398a73dd54d6237c4fdb58fd7d75347cf5af3"); // the alias
 //! ```
@@ -41,6 +43,7 @@ use aws_lc_rs::hmac;
 use sha1::{Digest, Sha1};
 
 use crate::{
+    encoding::hex,
     error::ConfigError,
     id::{IdError, UserId},
     identity::Identity,
@@ -160,11 +163,12 @@ impl UserIdStrategy {
         }
     }
 
-    /// Use callstats.js' object form `{userName, aliasName}`: `userName` is the
-    /// identity's username, `aliasName` (and the token's `userID` claim) is what this
-    /// strategy derives. Both must be at most 128 characters.
-    pub fn object_form(mut self) -> Self {
-        self.object_form = true;
+    /// Whether to use callstats.js' object form `{userName, aliasName}`: `userName` is
+    /// the identity's username, `aliasName` (and the token's `userID` claim) is what this
+    /// strategy derives. Both must be at most 128 characters. Default `false`.
+    #[must_use]
+    pub fn object_form(mut self, on: bool) -> Self {
+        self.object_form = on;
         self
     }
 
@@ -215,16 +219,6 @@ fn check_chars(value: &str, kind: &'static str) -> Result<(), IdError> {
     crate::id::validate(value, kind)
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[(b >> 4) as usize] as char);
-        out.push(DIGITS[(b & 0xf) as usize] as char);
-    }
-    out
-}
-
 /// The callstats user of a request: the userID that goes into the token and, in the
 /// object form, the real user name that only the page sees.
 ///
@@ -234,7 +228,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 /// ```
 /// use tower_callstats::{Identity, UserIdStrategy};
 ///
-/// let user = UserIdStrategy::raw().object_form().derive(&Identity::new("Ann")).unwrap();
+/// let user = UserIdStrategy::raw().object_form(true).derive(&Identity::new("Ann")).unwrap();
 /// assert_eq!(serde_json::to_string(&user).unwrap(), r#"{"userName":"Ann","aliasName":"Ann"}"#);
 /// let user = UserIdStrategy::raw().derive(&Identity::new("Ann")).unwrap();
 /// assert_eq!(serde_json::to_string(&user).unwrap(), r#""Ann""#);
@@ -246,11 +240,6 @@ pub struct CallstatsUser {
 }
 
 impl CallstatsUser {
-    /// A plain (string form) user.
-    pub fn new(id: UserId) -> Self {
-        Self { id, user_name: None }
-    }
-
     /// The userID that goes into the token's `userID` claim (the `aliasName` in the
     /// object form).
     pub fn id(&self) -> &UserId {
@@ -360,13 +349,13 @@ mod tests {
     fn object_form_limits_are_characters() {
         let name = "ü".repeat(128); // 256 bytes, 128 characters: fits both limits
         let user = UserIdStrategy::raw()
-            .object_form()
+            .object_form(true)
             .derive(&Identity::new(name.as_str()))
             .unwrap();
         assert_eq!(user.user_name(), Some(name.as_str()));
         let long = "a".repeat(129);
         let err = UserIdStrategy::sha1("x")
-            .object_form()
+            .object_form(true)
             .derive(&Identity::new(long))
             .unwrap_err();
         assert_eq!(

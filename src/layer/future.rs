@@ -5,15 +5,15 @@ use std::{
 };
 
 use bytes::Bytes;
-use http::{HeaderValue, Response, header};
+use http::{Response, header};
 use http_body_util::Full;
 use pin_project_lite::pin_project;
 
-use super::layer::ResponseHeaders;
-use crate::body::ResponseBody;
+use super::{ResponseBody, layer::ResponseHeaders};
+use crate::response;
 
 pin_project! {
-    /// The response future of [`Callstats`](super::Callstats): the inner service's
+    /// The response future of [`CallstatsService`](super::CallstatsService): the inner service's
     /// future (whose response gets the token headers), or a rejection ready at once.
     pub struct ResponseFuture<F> {
         #[pin]
@@ -97,7 +97,7 @@ fn apply<B>(response: &mut Response<B>, headers: ResponseHeaders) {
         })
     });
     if !already_private {
-        map.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response::no_store(map);
     }
-    map.append(header::VARY, HeaderValue::from_static("cookie, authorization"));
+    response::vary(map, headers.vary.as_ref());
 }

@@ -3,31 +3,31 @@ use std::{fmt, sync::Arc};
 use http::{HeaderName, HeaderValue, request::Parts};
 use tower_layer::Layer;
 
-use super::Callstats;
-use crate::{
-    conference::ConferenceIdSource, context::CallstatsContext, core::Core, error::ConfigError, id::UserId,
-    identity::GetIdentity, rejection::Rejection, token::TokenIssuer, user_id::UserIdStrategy,
-};
+use super::CallstatsService;
+use crate::{callstats::Callstats, context::CallstatsContext, rejection::Rejection};
 
-/// Default name of the response header that carries the token.
-pub const DEFAULT_TOKEN_HEADER: &str = "x-callstats-token";
-/// Default name of the response header that carries the percent-encoded userID.
-pub const DEFAULT_USER_ID_HEADER: &str = "x-callstats-user-id";
-/// Default name of the response header that carries the percent-encoded conferenceID.
-pub const DEFAULT_CONFERENCE_ID_HEADER: &str = "x-callstats-conference-id";
+/// The response header that carries the token, `x-callstats-token` by default.
+pub const TOKEN_HEADER: HeaderName = HeaderName::from_static("x-callstats-token");
+/// The response header that carries the percent-encoded userID,
+/// `x-callstats-user-id` by default.
+pub const USER_ID_HEADER: HeaderName = HeaderName::from_static("x-callstats-user-id");
+/// The response header that carries the percent-encoded conferenceID,
+/// `x-callstats-conference-id` by default.
+pub const CONFERENCE_ID_HEADER: HeaderName = HeaderName::from_static("x-callstats-conference-id");
 
-/// Applies [`Callstats`] to a service. Build it with [`CallstatsLayer::builder`] (or
-/// [`CallstatsLayer::new`] for the defaults). Cloning is cheap.
+/// Applies [`CallstatsService`] to a service; from [`Callstats::layer`]. Cloning is cheap.
 ///
-/// See the [module docs](crate::layer) for what it does.
+/// See the [module docs](crate::layer) for what it does. The settings here are the
+/// layer's own; what the layer and the token endpoint share is set on [`Callstats`].
 #[derive(Clone)]
+#[must_use]
 pub struct CallstatsLayer {
     pub(crate) config: Arc<LayerConfig>,
 }
 
+#[derive(Clone)]
 pub(crate) struct LayerConfig {
-    core: Core,
-    conference: Option<ConferenceIdSource>,
+    callstats: Callstats,
     token_header: Option<HeaderName>,
     user_id_header: Option<HeaderName>,
     conference_id_header: Option<HeaderName>,
@@ -42,17 +42,16 @@ pub(crate) enum Decision {
 }
 
 /// Headers to add to the response of an authenticated request.
-#[derive(Debug)]
-pub struct ResponseHeaders {
+pub(crate) struct ResponseHeaders {
     pub(crate) values: Vec<(HeaderName, HeaderValue)>,
+    pub(crate) vary: Option<HeaderValue>,
 }
 
 impl fmt::Debug for CallstatsLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.config;
         f.debug_struct("CallstatsLayer")
-            .field("core", &c.core)
-            .field("conference", &c.conference)
+            .field("callstats", &c.callstats)
             .field("token_header", &c.token_header)
             .field("user_id_header", &c.user_id_header)
             .field("conference_id_header", &c.conference_id_header)
@@ -62,34 +61,56 @@ impl fmt::Debug for CallstatsLayer {
 }
 
 impl CallstatsLayer {
-    /// A layer with every default: identity from the request extensions, raw
-    /// usernames as userIDs, no conferenceID, the default header names, anonymous
-    /// requests passed through.
-    pub fn new(issuer: TokenIssuer) -> Self {
-        Self::builder(issuer)
-            .build()
-            .expect("the default configuration is valid")
+    pub(crate) fn new(callstats: Callstats) -> Self {
+        Self {
+            config: Arc::new(LayerConfig {
+                callstats,
+                token_header: Some(TOKEN_HEADER),
+                user_id_header: Some(USER_ID_HEADER),
+                conference_id_header: Some(CONFERENCE_ID_HEADER),
+                require_authentication: false,
+            }),
+        }
     }
 
-    /// Starts configuring a layer.
-    pub fn builder(issuer: TokenIssuer) -> CallstatsLayerBuilder {
-        CallstatsLayerBuilder {
-            core: Core::new(issuer),
-            conference: None,
-            token_header: Some(DEFAULT_TOKEN_HEADER.into()),
-            user_id_header: Some(DEFAULT_USER_ID_HEADER.into()),
-            conference_id_header: Some(DEFAULT_CONFERENCE_ID_HEADER.into()),
-            conference_server_id: None,
-            require_authentication: false,
-        }
+    fn config(&mut self) -> &mut LayerConfig {
+        Arc::make_mut(&mut self.config)
+    }
+
+    /// The response header with the token; `None` leaves the token out of the headers
+    /// (for apps that only use the token endpoint). Default [`TOKEN_HEADER`].
+    pub fn token_header(mut self, name: Option<HeaderName>) -> Self {
+        self.config().token_header = name;
+        self
+    }
+
+    /// The response header with the percent-encoded userID; `None` leaves it out.
+    /// Default [`USER_ID_HEADER`].
+    pub fn user_id_header(mut self, name: Option<HeaderName>) -> Self {
+        self.config().user_id_header = name;
+        self
+    }
+
+    /// The response header with the percent-encoded conferenceID; `None` leaves it out.
+    /// Default [`CONFERENCE_ID_HEADER`].
+    pub fn conference_id_header(mut self, name: Option<HeaderName>) -> Self {
+        self.config().conference_id_header = name;
+        self
+    }
+
+    /// Whether requests without an identity get `401` instead of being passed to the
+    /// inner service untouched. Default `false`.
+    pub fn require_authentication(mut self, on: bool) -> Self {
+        self.config().require_authentication = on;
+        self
     }
 }
 
 impl<S> Layer<S> for CallstatsLayer {
-    type Service = Callstats<S>;
+    type Service = CallstatsService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Callstats {
+        CallstatsService {
             inner,
             config: self.config.clone(),
         }
@@ -98,26 +119,27 @@ impl<S> Layer<S> for CallstatsLayer {
 
 impl LayerConfig {
     pub(crate) fn decide(&self, parts: &Parts) -> Decision {
-        let Some(identity) = self.core.identity(parts) else {
+        let callstats = &self.callstats;
+        let Some(identity) = callstats.identify(parts) else {
             if self.require_authentication {
-                return Decision::Reject(self.core.reject(Rejection::unauthenticated(), None));
+                return Decision::Reject(callstats.reject(Rejection::unauthenticated(), None));
             }
             return Decision::PassThrough;
         };
-        let user = match self.core.user(&identity) {
+        let user = match callstats.user(&identity) {
             Ok(user) => user,
             Err(rejection) => return Decision::Reject(rejection),
         };
-        let conference = match self.conference.as_ref().map(|source| source.extract(parts)).transpose() {
+        let conference = match callstats.conference_source().map(|source| source.extract(parts)).transpose() {
             Ok(conference) => conference,
             Err(error) => {
                 if error.is_server_error() {
                     tracing::error!(target: "tower_callstats::layer", %error, "misconfigured conferenceID source");
                 }
-                return Decision::Reject(self.core.reject(error.into(), Some(user.id())));
+                return Decision::Reject(callstats.reject(error.into(), Some(user.id())));
             }
         };
-        match self.core.context(user, conference, false) {
+        match callstats.context(user, conference, false) {
             Ok(context) => {
                 let headers = self.response_headers(&context);
                 Decision::Issue(context, headers)
@@ -137,107 +159,9 @@ impl LayerConfig {
         if let (Some(name), Some(conference)) = (&self.conference_id_header, context.conference_id()) {
             values.push((name.clone(), conference.header_value()));
         }
-        ResponseHeaders { values }
-    }
-}
-
-/// Configures a [`CallstatsLayer`]; from [`CallstatsLayer::builder`].
-pub struct CallstatsLayerBuilder {
-    core: Core,
-    conference: Option<ConferenceIdSource>,
-    token_header: Option<String>,
-    user_id_header: Option<String>,
-    conference_id_header: Option<String>,
-    conference_server_id: Option<String>,
-    require_authentication: bool,
-}
-
-impl fmt::Debug for CallstatsLayerBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CallstatsLayerBuilder")
-            .field("core", &self.core)
-            .field("conference", &self.conference)
-            .finish_non_exhaustive()
-    }
-}
-
-impl CallstatsLayerBuilder {
-    /// Where the authenticated identity comes from. Default
-    /// [`FromExtensions`](crate::identity::FromExtensions): an
-    /// [`Identity`](crate::Identity) the app's session layer inserted.
-    pub fn identity(mut self, identity: impl GetIdentity) -> Self {
-        self.core.set_identity(identity);
-        self
-    }
-
-    /// How the userID is derived. Default [`UserIdStrategy::raw`].
-    pub fn user_id(mut self, strategy: UserIdStrategy) -> Self {
-        self.core.user_id = strategy;
-        self
-    }
-
-    /// Where the conferenceID comes from. Default none: the context has no
-    /// conferenceID and the token is still issued.
-    pub fn conference_id(mut self, source: ConferenceIdSource) -> Self {
-        self.conference = Some(source);
-        self
-    }
-
-    /// The conferenceServerID the page should use as remoteUserID for a
-    /// PeerConnection to the bridge. Default none. Validated like a userID.
-    pub fn conference_server_id(mut self, id: impl Into<String>) -> Self {
-        self.conference_server_id = Some(id.into());
-        self
-    }
-
-    /// Name of the response header with the token; `None` to leave it out. Default
-    /// `x-callstats-token`.
-    pub fn token_header(mut self, name: Option<&str>) -> Self {
-        self.token_header = name.map(str::to_owned);
-        self
-    }
-
-    /// Name of the response header with the percent-encoded userID; `None` to leave
-    /// it out. Default `x-callstats-user-id`.
-    pub fn user_id_header(mut self, name: Option<&str>) -> Self {
-        self.user_id_header = name.map(str::to_owned);
-        self
-    }
-
-    /// Name of the response header with the percent-encoded conferenceID; `None` to
-    /// leave it out. Default `x-callstats-conference-id`.
-    pub fn conference_id_header(mut self, name: Option<&str>) -> Self {
-        self.conference_id_header = name.map(str::to_owned);
-        self
-    }
-
-    /// Answer requests without an identity with `401` instead of passing them to the
-    /// inner service. Default off (pass through untouched).
-    pub fn require_authentication(mut self) -> Self {
-        self.require_authentication = true;
-        self
-    }
-
-    /// Validates the configuration (header names, conferenceServerID).
-    pub fn build(mut self) -> Result<CallstatsLayer, ConfigError> {
-        let header = |name: Option<String>| {
-            name.map(|name| {
-                HeaderName::try_from(name.as_str()).map_err(|source| ConfigError::InvalidHeaderName { name, source })
-            })
-            .transpose()
-        };
-        if let Some(id) = self.conference_server_id.take() {
-            self.core.conference_server_id = Some(UserId::new(id)?);
+        ResponseHeaders {
+            values,
+            vary: self.callstats.vary_header().cloned(),
         }
-        Ok(CallstatsLayer {
-            config: Arc::new(LayerConfig {
-                token_header: header(self.token_header)?,
-                user_id_header: header(self.user_id_header)?,
-                conference_id_header: header(self.conference_id_header)?,
-                core: self.core,
-                conference: self.conference,
-                require_authentication: self.require_authentication,
-            }),
-        })
     }
 }

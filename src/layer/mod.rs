@@ -1,4 +1,5 @@
-//! The tower middleware: [`CallstatsLayer`] and [`Callstats`].
+//! The tower middleware: [`CallstatsLayer`] and [`CallstatsService`], made by
+//! [`Callstats::layer`](crate::Callstats::layer).
 //!
 //! For every request that the app's own authentication has authenticated (see
 //! [`GetIdentity`](crate::identity::GetIdentity)), the layer
@@ -8,15 +9,15 @@
 //! 2. issues a token (or reuses a cached one),
 //! 3. puts a [`CallstatsContext`](crate::CallstatsContext) into the request extensions
 //!    for the handler, and
-//! 4. adds `x-callstats-token`, `x-callstats-user-id` and `x-callstats-conference-id` to
-//!    the response if it is not a 4xx or 5xx (IDs percent-encoded like
+//! 4. adds [`TOKEN_HEADER`], [`USER_ID_HEADER`] and [`CONFERENCE_ID_HEADER`] to the
+//!    response if it is not a 4xx or 5xx (IDs percent-encoded like
 //!    `encodeURIComponent`; the token header marked sensitive, so header logging shows
 //!    `Sensitive`), with `Cache-Control: no-store` unless the app already chose
-//!    `private` or `no-store`, and `Vary: cookie, authorization`.
+//!    `private` or `no-store`, and `Vary` ([`Callstats::vary`](crate::Callstats::vary)).
 //!
 //! Requests without an identity pass through untouched (or get a 401 with
-//! [`CallstatsLayerBuilder::require_authentication`]). Invalid IDs get a 400 JSON
-//! error and no token; a signing failure a 500.
+//! [`CallstatsLayer::require_authentication`]). Invalid IDs get a 400 JSON error and no
+//! token; a signing failure a 500.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -24,13 +25,10 @@
 //! use axum::{Extension, Router, body::Body, routing::get};
 //! use http::Request;
 //! use tower::ServiceExt;
-//! use tower_callstats::{CallstatsContext, CallstatsLayer, ConferenceIdSource, Identity, TokenIssuer, keys::SigningKey};
+//! use tower_callstats::{Callstats, CallstatsContext, ConferenceIdSource, Identity, SigningKey, TokenIssuer};
 //!
 //! let issuer = TokenIssuer::builder("my-app", SigningKey::generate("key-1").unwrap()).build().unwrap();
-//! let layer = CallstatsLayer::builder(issuer)
-//!     .conference_id(ConferenceIdSource::route_param("room"))
-//!     .build()
-//!     .unwrap();
+//! let layer = Callstats::new(issuer).conference_id(ConferenceIdSource::route_param("room")).layer();
 //!
 //! let app = Router::new()
 //!     .route("/rooms/{room}", get(|Extension(cs): Extension<CallstatsContext>| async move {
@@ -51,11 +49,13 @@
 //! # }
 //! ```
 
+mod body;
 mod future;
 #[allow(clippy::module_inception)]
 mod layer;
 mod service;
 
+pub use body::ResponseBody;
 pub use future::ResponseFuture;
-pub use layer::{CallstatsLayer, CallstatsLayerBuilder};
-pub use service::Callstats;
+pub use layer::{CONFERENCE_ID_HEADER, CallstatsLayer, TOKEN_HEADER, USER_ID_HEADER};
+pub use service::CallstatsService;

@@ -8,10 +8,9 @@ use http::{Request, Response};
 use tower_service::Service;
 
 use super::{
-    ResponseFuture,
+    ResponseBody, ResponseFuture,
     layer::{Decision, LayerConfig},
 };
-use crate::body::ResponseBody;
 
 /// The middleware service; see the [module docs](crate::layer). Built by
 /// [`CallstatsLayer`](super::CallstatsLayer).
@@ -19,20 +18,20 @@ use crate::body::ResponseBody;
 /// Generic over request and response bodies; a failure of ours (an invalid ID, a
 /// signing error) is an HTTP response, never an `Err`, so `Error = S::Error`.
 #[derive(Clone)]
-pub struct Callstats<S> {
+pub struct CallstatsService<S> {
     pub(crate) inner: S,
     pub(crate) config: Arc<LayerConfig>,
 }
 
-impl<S: fmt::Debug> fmt::Debug for Callstats<S> {
+impl<S: fmt::Debug> fmt::Debug for CallstatsService<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Callstats")
+        f.debug_struct("CallstatsService")
             .field("inner", &self.inner)
             .finish_non_exhaustive()
     }
 }
 
-impl<S> Callstats<S> {
+impl<S> CallstatsService<S> {
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
         &self.inner
@@ -49,7 +48,7 @@ impl<S> Callstats<S> {
     }
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Callstats<S>
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for CallstatsService<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
 {
@@ -71,7 +70,7 @@ where
         let (mut parts, body) = request.into_parts();
         match self.config.decide(&parts) {
             Decision::PassThrough => ResponseFuture::inner(self.inner.call(Request::from_parts(parts, body)), None),
-            Decision::Reject(rejection) => ResponseFuture::rejected(rejection.into_response()),
+            Decision::Reject(rejection) => ResponseFuture::rejected(rejection.response()),
             Decision::Issue(context, headers) => {
                 parts.extensions.insert(context);
                 ResponseFuture::inner(self.inner.call(Request::from_parts(parts, body)), Some(headers))

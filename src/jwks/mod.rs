@@ -7,14 +7,13 @@
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
-//! use std::sync::Arc;
 //! use axum::{Router, body::Body};
 //! use http::Request;
 //! use http_body_util::BodyExt;
 //! use tower::ServiceExt;
-//! use tower_callstats::{JwksService, keys::{KeyRing, SigningKey}};
+//! use tower_callstats::{JwksService, KeyRing, SigningKey};
 //!
-//! let ring = Arc::new(KeyRing::new(SigningKey::generate("key-1").unwrap()));
+//! let ring = KeyRing::new(SigningKey::generate("key-1").unwrap());
 //! let app = Router::new().route_service("/.well-known/jwks.json", JwksService::new(ring));
 //! let response = app.oneshot(Request::get("/.well-known/jwks.json").body(Body::empty()).unwrap()).await.unwrap();
 //! let jwks: serde_json::Value = serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
@@ -23,16 +22,18 @@
 //! # }
 //! ```
 
+mod jwk;
+
 use std::{
     convert::Infallible,
     future::{Ready, ready},
-    sync::Arc,
     task::{Context, Poll},
 };
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
+pub use jwk::{Jwk, JwkSet};
 use tower_service::Service;
 
 use crate::{keys::KeyRing, rejection::Rejection};
@@ -40,12 +41,12 @@ use crate::{keys::KeyRing, rejection::Rejection};
 /// Serves the JWK Set of a key ring (`GET` and `HEAD`). Cloning is cheap.
 #[derive(Debug, Clone)]
 pub struct JwksService {
-    keys: Arc<KeyRing>,
+    keys: KeyRing,
 }
 
 impl JwksService {
     /// Serves the public keys of `keys`, as they are at each request.
-    pub fn new(keys: Arc<KeyRing>) -> Self {
+    pub fn new(keys: KeyRing) -> Self {
         Self { keys }
     }
 }
@@ -62,7 +63,7 @@ impl<B> Service<Request<B>> for JwksService {
     fn call(&mut self, request: Request<B>) -> Self::Future {
         if request.method() != Method::GET && request.method() != Method::HEAD {
             let mut response =
-                Rejection::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use GET").into_response();
+                Rejection::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use GET").response();
             response
                 .headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));

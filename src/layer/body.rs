@@ -1,5 +1,5 @@
-//! The response body of [`Callstats`](crate::Callstats): the inner service's body, or
-//! a small JSON body for a rejection.
+//! The response body of [`CallstatsService`](super::CallstatsService): the inner
+//! service's body, or a small JSON body for a rejection.
 
 use std::{
     pin::Pin,

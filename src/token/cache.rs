@@ -1,0 +1,53 @@
+//! The token cache: one token per (userID, conferenceID, signing key), handed out
+//! again while it has enough life left.
+
+use std::sync::Arc;
+
+use super::IssuedToken;
+use crate::id::{ConferenceId, UserId};
+
+/// What a cached token is for.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(super) struct CacheKey {
+    pub(super) user: UserId,
+    pub(super) conference: Option<ConferenceId>,
+    /// The signing key instance ([`SigningKey::serial`](crate::SigningKey)), so that a
+    /// rotation never hands out a token of the previous key.
+    pub(super) key_serial: u64,
+}
+
+/// A bounded concurrent map of tokens (quick_cache: sharded, no background threads).
+pub(super) struct TokenCache {
+    tokens: quick_cache::sync::Cache<CacheKey, Arc<IssuedToken>>,
+    /// Re-issue when fewer than this many seconds of life are left.
+    margin: u64,
+}
+
+impl TokenCache {
+    pub(super) fn new(capacity: usize, margin: u64) -> Self {
+        Self {
+            tokens: quick_cache::sync::Cache::new(capacity),
+            margin,
+        }
+    }
+
+    /// The cached token for `key` if it was issued no later than `now` and has at least
+    /// the margin of life left.
+    pub(super) fn get(&self, key: &CacheKey, now: u64) -> Option<Arc<IssuedToken>> {
+        let token = self.tokens.get(key)?;
+        let claims = token.claims();
+        (claims.exp.saturating_sub(now) >= self.margin && claims.iat <= now).then_some(token)
+    }
+
+    pub(super) fn insert(&self, key: CacheKey, token: Arc<IssuedToken>) {
+        self.tokens.insert(key, token);
+    }
+
+    pub(super) fn capacity(&self) -> u64 {
+        self.tokens.capacity()
+    }
+
+    pub(super) fn margin(&self) -> u64 {
+        self.margin
+    }
+}

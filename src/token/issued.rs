@@ -1,0 +1,48 @@
+//! [`IssuedToken`]: a signed token and what it says.
+
+use std::{fmt, sync::Arc};
+
+use super::Claims;
+
+/// A signed token and what it says.
+///
+/// `Debug` hides the JWT itself (a bearer credential) and shows the claims.
+#[derive(Clone)]
+pub struct IssuedToken {
+    pub(super) jwt: Arc<str>,
+    /// The JWT as a header value, built once: a cached token costs no copy per request.
+    pub(super) header: http::HeaderValue,
+    pub(super) claims: Claims,
+}
+
+impl IssuedToken {
+    /// The compact JWS, `header.payload.signature`.
+    pub fn jwt(&self) -> &str {
+        &self.jwt
+    }
+
+    /// The JWT as an HTTP header value, marked sensitive (header logging shows
+    /// `Sensitive`, and HTTP/2 keeps it out of the HPACK table).
+    pub fn header_value(&self) -> &http::HeaderValue {
+        &self.header
+    }
+
+    /// The claims it carries.
+    pub fn claims(&self) -> &Claims {
+        &self.claims
+    }
+
+    /// `exp`, seconds since the Unix epoch.
+    pub fn expires_at(&self) -> u64 {
+        self.claims.exp
+    }
+}
+
+impl fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssuedToken")
+            .field("jwt", &"<redacted>")
+            .field("claims", &self.claims)
+            .finish()
+    }
+}
