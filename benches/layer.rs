@@ -6,7 +6,7 @@
 //! - `layer/bare`: the inner service alone;
 //! - `layer/anonymous`: behind the layer, no identity (passes through);
 //! - `layer/cached`: behind the layer, one user, the token comes from the cache;
-//! - `layer/uncached`: behind the layer, the issuer built with `.no_cache()`: one ES256
+//! - `layer/uncached`: behind the layer, the issuer built with `.cache(false)`: one ES256
 //!   signature per request.
 //!
 //! Every future here completes on its first poll (the layer's work is synchronous and
@@ -24,7 +24,8 @@ use std::{
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use http::{Request, Response};
 use tower::{Service, ServiceExt, service_fn};
-use tower_callstats::{CallstatsLayer, ConferenceIdSource, Identity, TokenIssuer, keys::SigningKey};
+use http::HeaderName;
+use tower_callstats::{Callstats, ConferenceIdSource, Identity, SigningKey, TokenIssuer};
 use tower_layer::Layer;
 
 /// Polls a future that is ready on its first poll.
@@ -65,16 +66,15 @@ fn layer(c: &mut Criterion) {
     let inner = service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new("Hello, World!")) });
     let key = || SigningKey::generate("bench-key").unwrap();
     let build = |issuer: TokenIssuer| {
-        CallstatsLayer::builder(issuer)
-            .conference_id(ConferenceIdSource::header("x-room").unwrap())
-            .build()
-            .unwrap()
+        Callstats::new(issuer)
+            .conference_id(ConferenceIdSource::header(HeaderName::from_static("x-room")))
+            .layer()
     };
     // The conferenceID comes from a header here (a route parameter needs axum's router),
     // so these runs measure the identity, the userID, the conferenceID, the token and
     // the response headers.
     let cached = build(TokenIssuer::builder("123456789", key()).build().unwrap()).layer(inner);
-    let uncached = build(TokenIssuer::builder("123456789", key()).no_cache().build().unwrap()).layer(inner);
+    let uncached = build(TokenIssuer::builder("123456789", key()).cache(false).build().unwrap()).layer(inner);
     let alice = Identity::new("alice");
 
     // A request that the layer turns down would make the comparison meaningless.

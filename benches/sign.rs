@@ -21,7 +21,7 @@ use aws_lc_rs::{
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use tower_callstats::{ConferenceId, TokenIssuer, UserId, keys::SigningKey};
+use tower_callstats::{ConferenceId, SigningKey, TokenIssuer, UserId};
 
 fn sign(c: &mut Criterion) {
     let key = SigningKey::generate("bench-key").unwrap();
@@ -37,7 +37,7 @@ fn sign(c: &mut Criterion) {
     let cached = TokenIssuer::builder("123456789", SigningKey::generate("bench-key").unwrap())
         .build()
         .unwrap();
-    let issuer = TokenIssuer::builder("123456789", key).no_cache().build().unwrap();
+    let issuer = TokenIssuer::builder("123456789", key).cache(false).build().unwrap();
     let user = UserId::new("3f2b8c0a9e1d4f6a7b5c2e8d0a1f3b4c5d6e7f80").unwrap();
     let conference = ConferenceId::new("www.example.com/rooms/42").unwrap();
     let token = issuer.issue(&user, Some(&conference)).unwrap();

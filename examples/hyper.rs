@@ -23,8 +23,8 @@ use hyper_util::{
 };
 use tower::{ServiceBuilder, ServiceExt, service_fn};
 use tower_callstats::{
-    CallstatsContext, CallstatsLayer, ConferenceIdSource, ConfigError, Identity, ResponseBody, TokenEndpoint,
-    TokenIssuer, keys::SigningKey,
+    Callstats, CallstatsContext, ConferenceIdSource, ConfigError, Identity, SigningKey, TokenIssuer,
+    layer::ResponseBody,
 };
 
 /// What every response of this app is.
@@ -63,17 +63,15 @@ pub fn app(
     impl tower::Service<Request<Incoming>, Response = AppResponse, Error = Infallible, Future: Send> + Clone,
     ConfigError,
 > {
+    let callstats =
+        Callstats::new(issuer).conference_id(ConferenceIdSource::path_template("/rooms/{room}", "room")?);
     let pages = ServiceBuilder::new()
         .map_request(authenticate)
-        .layer(
-            CallstatsLayer::builder(issuer.clone())
-                .conference_id(ConferenceIdSource::path_template("/rooms/{room}", "room")?)
-                .build()?,
-        )
+        .layer(callstats.layer())
         .service_fn(room_page);
     let endpoint = ServiceBuilder::new()
         .map_request(authenticate)
-        .service(TokenEndpoint::new(issuer));
+        .service(callstats.endpoint());
     Ok(service_fn(move |request: Request<Incoming>| {
         let (pages, endpoint) = (pages.clone(), endpoint.clone());
         async move {

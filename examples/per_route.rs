@@ -9,17 +9,15 @@
 //!
 //! - `route_layer` applies a layer to the routes added before it, after routing, so
 //!   `ConferenceIdSource::route_param` can read the matched route.
-//! - Different routes get different layers: the room pages take the conferenceID from
-//!   the path and use raw usernames; the call pages take it from a query parameter,
-//!   hash the userID, and answer 401 to anonymous users.
+//! - Different routes get different settings from one base configuration: the room
+//!   pages take the conferenceID from the path and use raw usernames; the call pages
+//!   take it from a query parameter, hash the userID, and answer 401 to anonymous users.
 //! - A nested router keeps working: `route_param` sees the full matched path.
 //! - The identity comes from a closure over the request head (DEMO ONLY: a bearer
 //!   "token" that is just the username; your app checks a real credential).
 
 use axum::{Router, routing::get};
-use tower_callstats::{
-    CallstatsContext, CallstatsLayer, ConferenceIdSource, Identity, TokenIssuer, UserIdStrategy, keys::SigningKey,
-};
+use tower_callstats::{Callstats, CallstatsContext, ConferenceIdSource, Identity, SigningKey, TokenIssuer, UserIdStrategy};
 
 async fn page(context: Option<CallstatsContext>) -> String {
     match context {
@@ -37,26 +35,22 @@ fn identity(parts: &http::request::Parts) -> Option<Identity> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let issuer = TokenIssuer::builder("demo-app", SigningKey::generate("dev-key")?).build()?;
+    // What every route shares; each route clones it and changes what differs.
+    let base = Callstats::new(issuer).identity(identity);
 
-    let rooms = Router::new().route("/rooms/{room}", get(page)).route_layer(
-        CallstatsLayer::builder(issuer.clone())
-            .identity(identity)
-            .conference_id(ConferenceIdSource::route_param("room"))
-            .build()?,
-    );
+    let rooms = Router::new()
+        .route("/rooms/{room}", get(page))
+        .route_layer(base.clone().conference_id(ConferenceIdSource::route_param("room")).layer());
     let calls = Router::new().route("/calls", get(page)).route_layer(
-        CallstatsLayer::builder(issuer.clone())
-            .identity(identity)
+        base.clone()
             .user_id(UserIdStrategy::sha1("example.com"))
             .conference_id(ConferenceIdSource::query("c"))
-            .require_authentication()
-            .build()?,
+            .layer()
+            .require_authentication(true),
     );
     let tenants = Router::new().route("/t/{tenant}/rooms/{room}", get(page)).route_layer(
-        CallstatsLayer::builder(issuer)
-            .identity(identity)
-            .conference_id(ConferenceIdSource::sha1(ConferenceIdSource::route_param("room")))
-            .build()?,
+        base.conference_id(ConferenceIdSource::sha1(ConferenceIdSource::route_param("room")))
+            .layer(),
     );
     let app = Router::new()
         .merge(rooms)

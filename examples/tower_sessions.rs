@@ -56,10 +56,7 @@ use axum::{
     routing::{get, post},
 };
 use serde::{Deserialize, Serialize};
-use tower_callstats::{
-    CallstatsContext, CallstatsLayer, ConferenceIdSource, ConfigError, Identity, TokenEndpoint, TokenIssuer,
-    UserIdStrategy, keys::SigningKey,
-};
+use tower_callstats::{Callstats, CallstatsContext, ConferenceIdSource, Identity, SigningKey, TokenIssuer, UserIdStrategy};
 use tower_sessions::{Expiry, MemoryStore, Session, SessionManagerLayer, cookie::time::Duration};
 
 /// The session key under which the app keeps the logged-in user.
@@ -73,33 +70,29 @@ pub struct User {
 }
 
 /// The whole app: the app's own routes, the callstats routes, the session layer.
-pub fn app(issuer: TokenIssuer, users: UserIdStrategy) -> Result<Router, ConfigError> {
+pub fn app(callstats: Callstats) -> Router {
     // The app's existing session setup. `with_secure(false)` only because this example
     // is served over plain http://127.0.0.1; keep the default (`true`) in production.
     let sessions = SessionManagerLayer::new(MemoryStore::default())
         .with_secure(false)
         .with_expiry(Expiry::OnInactivity(Duration::hours(1)));
 
-    let callstats = CallstatsLayer::builder(issuer.clone())
-        .user_id(users.clone())
-        .conference_id(ConferenceIdSource::route_param("room"))
-        .build()?;
-    let token_endpoint = TokenEndpoint::builder(issuer).user_id(users).build()?;
+    let callstats = callstats.conference_id(ConferenceIdSource::route_param("room"));
 
     // The routes that need an identity. `identity_from_session` runs only for them, so
     // the other routes do not load the session unless their handlers ask for it.
     let callstats_routes = Router::new()
         .route("/rooms/{room}", get(room))
-        .route_layer(callstats)
-        .route_service("/getToken", token_endpoint)
+        .route_layer(callstats.layer())
+        .route_service("/getToken", callstats.endpoint())
         .layer(middleware::from_fn(identity_from_session));
 
-    Ok(Router::new()
+    Router::new()
         .route("/", get(home))
         .route("/login", post(login))
         .route("/logout", post(logout))
         .merge(callstats_routes)
-        .layer(sessions))
+        .layer(sessions)
 }
 
 /// The bridge: loads the logged-in user from the tower-sessions `Session` and puts an
@@ -193,8 +186,9 @@ async fn room(context: Option<CallstatsContext>) -> Response {
     }
 }
 
-/// Builds the issuer and the userID strategy from the environment.
-pub fn from_env() -> Result<(TokenIssuer, UserIdStrategy), String> {
+/// The callstats configuration from the environment: the key, the appID, and ephemeral
+/// userIDs keyed by `CALLSTATS_EPHEMERAL_SECRET` (or a per-process random secret).
+pub fn from_env() -> Result<Callstats, String> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let key_id = var("CALLSTATS_KEY_ID").unwrap_or_else(|| "dev-key".into());
     let key = match var("CALLSTATS_PRIVATE_KEY_FILE") {
@@ -214,7 +208,7 @@ pub fn from_env() -> Result<(TokenIssuer, UserIdStrategy), String> {
         }
     };
     let users = UserIdStrategy::ephemeral(&secret).map_err(|e| e.to_string())?;
-    Ok((issuer, users))
+    Ok(Callstats::new(issuer).user_id(users))
 }
 
 #[tokio::main]
@@ -225,8 +219,7 @@ async fn main() -> Result<(), String> {
                 .unwrap_or_else(|_| "info,tower_callstats=debug".into()),
         )
         .init();
-    let (issuer, users) = from_env()?;
-    let app = app(issuer, users).map_err(|e| e.to_string())?;
+    let app = app(from_env()?);
     let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:3001".into());
     let listener = tokio::net::TcpListener::bind(&bind)
         .await

@@ -12,10 +12,7 @@ use axum::{
     response::{Html, IntoResponse, Response},
     routing::{get, post},
 };
-use tower_callstats::{
-    CallstatsContext, CallstatsLayer, ConferenceIdSource, JwksService, TokenEndpoint, TokenIssuer, UserIdStrategy,
-    keys::{KeyRing, SigningKey},
-};
+use tower_callstats::{Callstats, CallstatsContext, ConferenceIdSource, KeyRing, SigningKey, TokenIssuer, UserIdStrategy};
 
 use crate::session;
 
@@ -43,13 +40,13 @@ impl DemoConfig {
 /// The built app: the router, the key ring (to rotate), and the grace period.
 pub struct Demo {
     pub router: Router,
-    pub keys: Arc<KeyRing>,
+    pub keys: KeyRing,
     pub issuer: TokenIssuer,
     pub grace: Duration,
 }
 
 pub fn build(config: DemoConfig, key: SigningKey) -> Result<Demo, String> {
-    let keys = Arc::new(KeyRing::new(key));
+    let keys = KeyRing::new(key);
     let issuer = TokenIssuer::builder(config.app_id.as_str(), keys.clone())
         .build()
         .map_err(|e| e.to_string())?;
@@ -62,27 +59,23 @@ pub fn build(config: DemoConfig, key: SigningKey) -> Result<Demo, String> {
         auth_proxy: config.auth_proxy.clone(),
     });
 
-    let callstats = CallstatsLayer::builder(issuer.clone())
-        .user_id(config.user_id.clone())
-        .conference_id(ConferenceIdSource::route_param("room"))
-        .build()
-        .map_err(|e| e.to_string())?;
-    let token_endpoint = TokenEndpoint::builder(issuer.clone())
+    // One configuration for the room pages' layer, the token endpoint and the JWKS: the
+    // page and the token always agree on the userID.
+    let callstats = Callstats::new(issuer.clone())
         .user_id(config.user_id)
-        .build()
-        .map_err(|e| e.to_string())?;
+        .conference_id(ConferenceIdSource::route_param("room"));
 
     let public_pem = keys.clone();
     let router = Router::new()
         // Only the room pages get a token: the layer is a route_layer, so it runs after
         // routing and can read the {room} parameter.
         .route("/rooms/{room}", get(room))
-        .route_layer(callstats)
+        .route_layer(callstats.layer())
         .route("/", get(index))
         .route("/login", post(session::login))
         .route("/logout", post(session::logout))
-        .route_service("/getToken", token_endpoint)
-        .route_service("/.well-known/jwks.json", JwksService::new(keys.clone()))
+        .route_service("/getToken", callstats.endpoint())
+        .route_service("/.well-known/jwks.json", callstats.jwks())
         .route(
             "/public-key.pem",
             get(move || async move {

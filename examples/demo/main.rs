@@ -30,12 +30,9 @@
 mod app;
 mod session;
 
-use std::{env, net::SocketAddr, sync::Arc, time::Duration};
+use std::{env, net::SocketAddr, time::Duration};
 
-use tower_callstats::{
-    UserIdStrategy,
-    keys::{KeyRing, SigningKey},
-};
+use tower_callstats::{KeyRing, SigningKey, UserIdStrategy};
 
 /// Settings read from the environment.
 struct Settings {
@@ -56,7 +53,7 @@ fn settings() -> Result<Settings, String> {
     let user_id = match var("CALLSTATS_USER_ID").as_deref().unwrap_or("raw") {
         "raw" => UserIdStrategy::raw(),
         "sha1" => UserIdStrategy::sha1(domain),
-        "object" => UserIdStrategy::sha1(domain).object_form(),
+        "object" => UserIdStrategy::sha1(domain).object_form(true),
         "ephemeral" => {
             // Demo only: a per-process secret, so ephemeral IDs change on restart.
             let secret = session::random_hex(32);
@@ -163,7 +160,7 @@ fn read_key_id(path: &str) -> Result<String, String> {
 }
 
 fn reload_on_sighup(
-    keys: Arc<KeyRing>,
+    keys: KeyRing,
     key_id: String,
     key_id_file: Option<String>,
     key_file: Option<String>,
