@@ -1,0 +1,196 @@
+//! With axum-login: `cargo run --example axum_login`.
+//!
+//! ```text
+//! curl -c jar -d 'username=alice&password=correct horse' http://127.0.0.1:3004/login
+//! curl -b jar -i http://127.0.0.1:3004/rooms/standup       # x-callstats-token header
+//! curl -b jar -X POST http://127.0.0.1:3004/getToken       # {"token": ..., "userID": ...}
+//! curl -i -X POST http://127.0.0.1:3004/getToken           # 403 {"error":"User not logged in"}
+//! ```
+//!
+//! axum-login's `AuthManagerLayer` loads the logged-in user into an `AuthSession` in the
+//! request extensions before the routes run, so the identity is a plain closure over the
+//! request head: no bridge middleware, no second session lookup.
+//!
+//! ```text
+//! request ─▶ SessionManagerLayer ─▶ AuthManagerLayer ─▶ CallstatsLayer ─▶ handler
+//!                                   (AuthSession in the    (identity: AuthSession.user)
+//!                                    extensions)
+//! ```
+//!
+//! The userIDs are SHA1 of `username@example.com`: searchable in callstats' dashboard
+//! by whoever knows the username, without showing it.
+//!
+//! DEMO ONLY: the users and their passwords live in memory, in plain text. A real
+//! backend reads users from a database and verifies password hashes (for example with
+//! the `password-auth` crate).
+
+use std::{collections::HashMap, sync::Arc};
+
+use axum::{
+    Form, Router,
+    http::{StatusCode, request::Parts},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use axum_login::{
+    AuthManagerLayerBuilder, AuthUser, AuthnBackend,
+    tower_sessions::{MemoryStore, SessionManagerLayer},
+};
+use serde::Deserialize;
+use tower_callstats::{Callstats, CallstatsContext, ConferenceIdSource, Identity, SigningKey, TokenIssuer, UserIdStrategy};
+
+/// A user of the app.
+#[derive(Clone)]
+pub struct User {
+    id: u64,
+    username: String,
+    password: String,
+}
+
+// `Debug` by hand, so that the password never reaches a log line.
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthUser for User {
+    type Id = u64;
+
+    fn id(&self) -> u64 {
+        self.id
+    }
+
+    // axum-login invalidates the session when this changes (a new password logs the
+    // user out everywhere).
+    fn session_auth_hash(&self) -> &[u8] {
+        self.password.as_bytes()
+    }
+}
+
+/// What the login form sends.
+#[derive(Clone, Deserialize)]
+pub struct Credentials {
+    /// The login name.
+    pub username: String,
+    /// The password.
+    pub password: String,
+}
+
+/// DEMO ONLY: the app's user store, in memory.
+#[derive(Clone, Default)]
+pub struct Backend {
+    users: Arc<HashMap<u64, User>>,
+}
+
+impl Backend {
+    /// A store with the given `(username, password)` pairs.
+    pub fn with_users<'a>(users: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let users = users
+            .into_iter()
+            .zip(1..)
+            .map(|((username, password), id)| {
+                let user = User {
+                    id,
+                    username: username.to_owned(),
+                    password: password.to_owned(),
+                };
+                (id, user)
+            })
+            .collect();
+        Self { users: Arc::new(users) }
+    }
+}
+
+impl AuthnBackend for Backend {
+    type User = User;
+    type Credentials = Credentials;
+    type Error = std::convert::Infallible;
+
+    async fn authenticate(&self, credentials: Credentials) -> Result<Option<User>, Self::Error> {
+        Ok(self
+            .users
+            .values()
+            .find(|u| u.username == credentials.username && u.password == credentials.password)
+            .cloned())
+    }
+
+    async fn get_user(&self, id: &u64) -> Result<Option<User>, Self::Error> {
+        Ok(self.users.get(id).cloned())
+    }
+}
+
+type AuthSession = axum_login::AuthSession<Backend>;
+
+/// The callstats identity: the user axum-login loaded for this request, if any, with the
+/// session ID (for ephemeral userIDs).
+pub fn identity(parts: &Parts) -> Option<Identity> {
+    let auth = parts.extensions.get::<AuthSession>()?;
+    let user = auth.user.as_ref()?;
+    let identity = Identity::new(user.username.as_str());
+    Some(match auth.session.id() {
+        Some(id) => identity.with_session_id(id.to_string()),
+        None => identity,
+    })
+}
+
+/// The whole app: login, logout, the room pages with the callstats layer, the token
+/// endpoint, and the session and auth layers.
+pub fn app(callstats: Callstats, backend: Backend) -> Router {
+    // `with_secure(false)` only because this example serves plain http://127.0.0.1;
+    // keep the default (`true`) in production.
+    let sessions = SessionManagerLayer::new(MemoryStore::default()).with_secure(false);
+    let auth = AuthManagerLayerBuilder::new(backend, sessions).build();
+    let callstats = callstats
+        .identity(identity)
+        .conference_id(ConferenceIdSource::route_param("room"));
+    Router::new()
+        .route("/rooms/{room}", get(room))
+        .route_layer(callstats.layer())
+        .route_service("/getToken", callstats.endpoint())
+        .route("/login", post(login))
+        .route("/logout", post(logout))
+        .layer(auth)
+}
+
+async fn room(context: Option<CallstatsContext>) -> Response {
+    match context {
+        Some(cs) => format!("{}\n", cs.to_client_json()).into_response(),
+        None => (StatusCode::UNAUTHORIZED, "log in first\n").into_response(),
+    }
+}
+
+async fn login(mut auth: AuthSession, Form(credentials): Form<Credentials>) -> Response {
+    match auth.authenticate(credentials).await {
+        Ok(Some(user)) => match auth.login(&user).await {
+            Ok(()) => format!("logged in as {}\n", user.username).into_response(),
+            Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        },
+        Ok(None) => (StatusCode::UNAUTHORIZED, "wrong username or password\n").into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+async fn logout(mut auth: AuthSession) -> Response {
+    match auth.logout().await {
+        Ok(_) => "logged out\n".into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // A development key: callstats does not know it. Load yours with
+    // SigningKey::from_pem_file("your-key-id", "callstats-key.pem").
+    let issuer = TokenIssuer::builder("demo-app", SigningKey::generate("dev-key")?).build()?;
+    let callstats = Callstats::new(issuer).user_id(UserIdStrategy::sha1("example.com"));
+    let backend = Backend::with_users([("alice", "correct horse"), ("bob", "battery staple")]);
+    let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:3004".into());
+    let listener = tokio::net::TcpListener::bind(&bind).await?;
+    println!("axum-login example on http://{bind} (users alice and bob, DEMO ONLY passwords)");
+    axum::serve(listener, app(callstats, backend)).await?;
+    Ok(())
+}
