@@ -1,6 +1,6 @@
 //! The `callstats-token` binary, run as a user would run it.
 //!
-//! `cargo test --features cli --test cli`. Needs `openssl` on the PATH (for keys made
+//! `cargo test -p callstats-token`. Needs `openssl` on the PATH (for keys made
 //! the way callstats' docs make them); the tests fail, not skip, without it.
 
 use std::{
