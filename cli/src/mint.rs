@@ -62,6 +62,7 @@ pub(crate) fn mint(args: MintArgs) -> Result<(), Failure> {
         .ttl(args.ttl)
         .not_before_skew(args.not_before_skew)
         .conf_id_claim(conference.is_some())
+        .cache(false)
         .audit(|_: &AuditEvent<'_>| {});
     let builder = match args.issued_at {
         Some(secs) => builder.clock(ManualClock::at_unix(secs)),
