@@ -1,14 +1,14 @@
 //! The demo server: `cargo run --example demo`, then open http://127.0.0.1:3000.
 //!
-//! Runs with no configuration on a freshly generated development key (never use it in
-//! production: callstats does not know it). Environment, all optional:
+//! Runs with no configuration on an embedded development key (`dev-key.pem` beside this
+//! file: public, unknown to callstats; never use it in production). Environment, all optional:
 //!
 //! | variable | default | meaning |
 //! | --- | --- | --- |
 //! | `BIND` | `127.0.0.1:3000` | address to listen on |
 //! | `CALLSTATS_APP_ID` | `demo-app` | your callstats appID |
 //! | `CALLSTATS_KEY_ID` | `dev-key` | the keyID callstats gave for your public key |
-//! | `CALLSTATS_PRIVATE_KEY_FILE` | (generate one) | PEM private key, SEC1 or PKCS8; `kill -HUP` reloads it (without a file, `kill -HUP` rotates to a new development key `dev-key-1`, `dev-key-2`, ...) |
+//! | `CALLSTATS_PRIVATE_KEY_FILE` | (the embedded development key) | PEM private key, SEC1 or PKCS8; `kill -HUP` reloads it (without a file, `kill -HUP` rotates to a new development key `dev-key-1`, `dev-key-2`, ...) |
 //! | `CALLSTATS_KEY_ID_FILE` | none | a file with the keyID, read at start-up and at every `kill -HUP`, so that a reloaded key can have its own keyID |
 //! | `CALLSTATS_USER_ID` | `raw` | `raw`, `sha1`, `ephemeral` or `object` (object form, SHA1 alias) |
 //! | `CALLSTATS_DOMAIN` | `example.com` | the domain for `sha1` (`username@domain`) |
@@ -92,6 +92,11 @@ fn settings() -> Result<Settings, String> {
     })
 }
 
+/// The demo's development key: public (it is in the repository), unknown to callstats,
+/// the same on every run and every instance, so that tokens verify across restarts.
+/// Never use it for anything but the demo.
+const DEVELOPMENT_KEY: &str = include_str!("dev-key.pem");
+
 fn load_key(settings: &Settings) -> Result<SigningKey, String> {
     match &settings.key_file {
         Some(path) => {
@@ -100,11 +105,12 @@ fn load_key(settings: &Settings) -> Result<SigningKey, String> {
             Ok(key)
         }
         None => {
-            let key = SigningKey::generate(settings.key_id.as_str()).map_err(|e| e.to_string())?;
+            let key = SigningKey::from_pem(settings.key_id.as_str(), DEVELOPMENT_KEY).map_err(|e| e.to_string())?;
             tracing::warn!(
                 key_id = key.key_id(),
-                "generated an ephemeral development key (set CALLSTATS_PRIVATE_KEY_FILE for a real one); \
-                 its public key is at /public-key.pem and /.well-known/jwks.json"
+                "signing with the demo's embedded development key, which is public and unknown to callstats \
+                 (set CALLSTATS_PRIVATE_KEY_FILE for a real one); its public key is at /public-key.pem and \
+                 /.well-known/jwks.json"
             );
             Ok(key)
         }
