@@ -1,5 +1,5 @@
 //! The load-test server behind `scripts/load.sh`:
-//! `cargo run --release --example loadserver -- --workers 1`.
+//! `cargo run --release -p tower-callstats-tools --bin loadserver -- --workers 1`.
 //!
 //! **Load testing only.** It trusts an `x-load-user` request header as the
 //! authenticated user, which no real app may do: in a real app the identity comes from

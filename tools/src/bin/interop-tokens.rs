@@ -1,4 +1,5 @@
-//! Tokens for independent verifiers: `cargo run --example interop_tokens -- [NAME=KEY.pem]...`
+//! Tokens for independent verifiers:
+//! `cargo run -p tower-callstats-tools --bin interop-tokens -- [NAME=KEY.pem]...`
 //!
 //! Prints one JSON document on stdout: for each key, its public key (PEM and JWK) and
 //! tokens signed with it for plain, non-ASCII and edge-case IDs, with what each token
@@ -127,7 +128,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => {
-            eprintln!("interop_tokens: {error}");
+            eprintln!("interop-tokens: {error}");
             ExitCode::FAILURE
         }
     }
