@@ -47,7 +47,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let calls = Router::new().route("/calls", get(page)).route_layer(
         base.clone()
-            .user_id(UserIdStrategy::sha1("example.com"))
+            .user_id(UserIdStrategy::sha1("example.com")?)
             .conference_id(ConferenceIdSource::query("c"))
             .layer()
             .require_authentication(true),
