@@ -28,7 +28,10 @@ async fn page(context: Option<CallstatsContext>) -> String {
     }
 }
 
-/// DEMO ONLY: trusts `Authorization: Bearer <username>`.
+/// DEMO ONLY: trusts `Authorization: Bearer <username>`, which any client can send. In
+/// production, read an identity from a header only if a proxy in front of the app sets
+/// it after authenticating the user and strips it from every client request (or
+/// verify a real bearer token here).
 fn identity(parts: &http::request::Parts) -> Option<Identity> {
     let value = parts.headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
     value.strip_prefix("Bearer ").map(Identity::new)
