@@ -8,6 +8,11 @@
 //! the session, whatever the request says. Rows whose bytes `http::Uri` or
 //! `http::HeaderValue` cannot even represent (raw non-UTF-8 bytes, CR, LF or NUL on the
 //! wire) go through a real server and a raw TCP client.
+//!
+//! The last tests are about the demo's own session (`examples/demo/session.rs`): the
+//! `__Host-` cookie, the CSRF rules for browser forms, the login rate limit per client
+//! address, the bounded session store and the revocation of a browser's previous
+//! session at login.
 
 #[path = "../examples/demo/app.rs"]
 mod app;
