@@ -188,7 +188,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A development key: callstats does not know it. Load yours with
     // SigningKey::from_pem_file("your-key-id", "callstats-key.pem").
     let issuer = TokenIssuer::builder("demo-app", SigningKey::generate("dev-key")?).build()?;
-    let callstats = Callstats::new(issuer).user_id(UserIdStrategy::sha1("example.com"));
+    let callstats = Callstats::new(issuer).user_id(UserIdStrategy::sha1("example.com")?);
     let backend = Backend::with_users([("alice", "correct horse"), ("bob", "battery staple")]);
     let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:3004".into());
     let listener = tokio::net::TcpListener::bind(&bind).await?;

@@ -9,6 +9,10 @@
 //! path template (`ConferenceIdSource::path_template("/rooms/{room}", "room")`),
 //! checked at start-up. The identity comes from a `map_request` step standing in for
 //! the app's authentication (here: DEMO ONLY, a header that anybody can set).
+//!
+//! Reading the identity from a request header is only safe behind a proxy that
+//! authenticates the user, sets that header itself, and strips it from every client
+//! request; otherwise any client can claim to be anyone by sending it.
 
 use std::{convert::Infallible, net::SocketAddr};
 
@@ -32,6 +36,9 @@ pub type AppResponse = Response<Either<ResponseBody<Full<Bytes>>, Full<Bytes>>>;
 
 /// DEMO ONLY: the app's authentication, reduced to trusting a header. A real app
 /// verifies a session cookie or a bearer token here, then inserts the `Identity`.
+/// DEMO ONLY: trusts `x-demo-user`. In production, a header is an identity only if a
+/// proxy in front of the app sets it after authenticating the user and strips it from
+/// every client request.
 fn authenticate<B>(mut request: Request<B>) -> Request<B> {
     let user = request
         .headers()

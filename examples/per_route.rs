@@ -28,7 +28,10 @@ async fn page(context: Option<CallstatsContext>) -> String {
     }
 }
 
-/// DEMO ONLY: trusts `Authorization: Bearer <username>`.
+/// DEMO ONLY: trusts `Authorization: Bearer <username>`, which any client can send. In
+/// production, read an identity from a header only if a proxy in front of the app sets
+/// it after authenticating the user and strips it from every client request (or
+/// verify a real bearer token here).
 fn identity(parts: &http::request::Parts) -> Option<Identity> {
     let value = parts.headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
     value.strip_prefix("Bearer ").map(Identity::new)
@@ -47,7 +50,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let calls = Router::new().route("/calls", get(page)).route_layer(
         base.clone()
-            .user_id(UserIdStrategy::sha1("example.com"))
+            .user_id(UserIdStrategy::sha1("example.com")?)
             .conference_id(ConferenceIdSource::query("c"))
             .layer()
             .require_authentication(true),

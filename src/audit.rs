@@ -39,7 +39,8 @@
 //! | `tower_callstats::layer` | `ERROR` | `CallstatsContext extracted on a route without the CallstatsLayer ...` | | a handler extracts `CallstatsContext` where the layer did not run |
 //! | `tower_callstats::keys` | `INFO` | `signing key loaded` | `key_id`, `path` | [`SigningKey::from_pem_file`](crate::keys::SigningKey::from_pem_file) |
 //! | `tower_callstats::keys` | `INFO` | `signing key rotated` | `key_id`, `grace_secs` | [`KeyRing::rotate`](crate::keys::KeyRing::rotate) |
-//! | `tower_callstats::keys` | `ERROR` | `key reload failed; the current key stays active` | `path`, `error` | [`KeyRing::reload_from_file`](crate::keys::KeyRing::reload_from_file) with a missing or bad key |
+//! | `tower_callstats::keys` | `WARN` | `forced rotation with a grace period shorter than the token lifetime ...` / `forced rotation to a keyID that is already published ...` | `key_id`, `grace_secs`, `min_secs` / `key_id` | [`KeyRing::rotate_unchecked`](crate::keys::KeyRing::rotate_unchecked) forcing what `rotate` refuses |
+//! | `tower_callstats::keys` | `ERROR` | `key reload failed; the current key stays active` | `path`, `error` | [`KeyRing::reload_from_file`](crate::keys::KeyRing::reload_from_file) with a missing or bad key, or a key that [`KeyRing::rotate`](crate::keys::KeyRing::rotate) refuses |
 //!
 //! `conference_id` is there whenever the request has one, whether or not the token
 //! carries it as the opt-in `confID` claim.

@@ -40,7 +40,7 @@ use crate::{
 ///
 /// let issuer = TokenIssuer::builder("my-app", SigningKey::generate("key-1").unwrap()).build().unwrap();
 /// let callstats = Callstats::new(issuer)
-///     .user_id(UserIdStrategy::sha1("example.com"))
+///     .user_id(UserIdStrategy::sha1("example.com").unwrap())
 ///     .conference_id(ConferenceIdSource::route_param("room"));
 ///
 /// let app = Router::new()

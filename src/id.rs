@@ -5,7 +5,19 @@
 //! three-byte characters and one ASCII byte fill an identifier, and 86 three-byte
 //! characters are two bytes too many. Empty values are refused here (callstats' dashboard
 //! shows an empty identifier as an empty string, and a token for nobody is useless), and
-//! so are control characters.
+//! so are characters that make an identifier look like something it is not:
+//!
+//! - control characters (Unicode category Cc: CR, LF, NUL, DEL, the C1 controls);
+//! - the bidirectional embedding, override and isolate controls U+202A to U+202E and
+//!   U+2066 to U+2069, which reorder how text is displayed: `room\u{202E}1-nimda` is
+//!   displayed as `roomadmin-1` (the "Trojan Source" trick);
+//! - the line and paragraph separators U+2028 and U+2029 (the only characters of the
+//!   categories Zl and Zp), which break lines in logs and end statements in older
+//!   JavaScript;
+//! - U+FEFF (zero-width no-break space, the byte order mark), which is invisible.
+//!
+//! The zero-width joiner and non-joiner U+200D and U+200C are kept: Persian (`می‌خواهم`),
+//! Indic scripts (`क्‍ष`) and emoji sequences (👩‍👩‍👧) need them.
 //!
 //! [callstats' identifier rules]: https://docs.callstats.io/docs/identifiers-userids-conferenceids
 //!
@@ -42,7 +54,10 @@ use std::{borrow::Borrow, fmt, ops::Deref, sync::Arc};
 pub use crate::encoding::{percent_decode, percent_encode};
 use crate::{encoding::is_component_safe, response::shared_header_value};
 
-/// The maximum length of a userID or conferenceID, in bytes.
+/// The maximum length of a userID or conferenceID, in bytes. Besides the length, an
+/// identifier must not contain control characters, the bidirectional controls U+202A to
+/// U+202E and U+2066 to U+2069, U+2028, U+2029 or U+FEFF (see the [module docs](self));
+/// U+200C and U+200D are allowed.
 pub const MAX_ID_BYTES: usize = 256;
 
 /// Why a value is not a valid identifier.
@@ -106,6 +121,67 @@ pub enum IdError {
         /// Byte offset of the character.
         at: usize,
     },
+    /// The value contains a character that changes how the text is displayed without
+    /// being visible itself: a bidirectional control (U+202A to U+202E, U+2066 to
+    /// U+2069), a line or paragraph separator (U+2028, U+2029) or U+FEFF.
+    #[error(
+        "{kind} contains U+{code:04X} {name} at byte {at}: {why}; remove it (zero-width joiners U+200C and U+200D are allowed)",
+        name = invisible_name(*code),
+        why = invisible_why(*code)
+    )]
+    InvisibleCharacter {
+        /// Which identifier.
+        kind: &'static str,
+        /// The code point.
+        code: u32,
+        /// Byte offset of the character.
+        at: usize,
+    },
+    /// The domain of a SHA1 userID (`username@domain`) cannot be used.
+    #[error(
+        "the domain {domain:?} cannot be used for a SHA1 userID (username@domain): {reason}; use a domain such as example.com"
+    )]
+    InvalidDomain {
+        /// The domain, as given.
+        domain: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+}
+
+/// The characters refused besides the controls, in the order of the rule.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}' | '\u{FEFF}')
+}
+
+/// The Unicode name of a character that [`is_invisible`] refuses.
+fn invisible_name(code: u32) -> &'static str {
+    match code {
+        0x202A => "LEFT-TO-RIGHT EMBEDDING",
+        0x202B => "RIGHT-TO-LEFT EMBEDDING",
+        0x202C => "POP DIRECTIONAL FORMATTING",
+        0x202D => "LEFT-TO-RIGHT OVERRIDE",
+        0x202E => "RIGHT-TO-LEFT OVERRIDE",
+        0x2066 => "LEFT-TO-RIGHT ISOLATE",
+        0x2067 => "RIGHT-TO-LEFT ISOLATE",
+        0x2068 => "FIRST STRONG ISOLATE",
+        0x2069 => "POP DIRECTIONAL ISOLATE",
+        0x2028 => "LINE SEPARATOR",
+        0x2029 => "PARAGRAPH SEPARATOR",
+        0xFEFF => "ZERO WIDTH NO-BREAK SPACE",
+        _ => "(an invisible character)",
+    }
+}
+
+/// Why a character that [`is_invisible`] refuses is refused.
+fn invisible_why(code: u32) -> &'static str {
+    match code {
+        0x202A..=0x202E | 0x2066..=0x2069 => {
+            "a bidirectional control reorders how the text is displayed, so the identifier would not read as what it is"
+        }
+        0x2028 | 0x2029 => "a line or paragraph separator breaks lines in logs and dashboards",
+        _ => "it is invisible, so two identifiers that look the same would differ",
+    }
 }
 
 fn plural(n: usize, unit: &str) -> String {
@@ -125,12 +201,15 @@ impl IdError {
             | IdError::TooManyChars { kind, .. }
             | IdError::InvalidPercentEncoding { kind, .. }
             | IdError::NotUtf8 { kind, .. }
-            | IdError::ControlCharacter { kind, .. } => kind,
+            | IdError::ControlCharacter { kind, .. }
+            | IdError::InvisibleCharacter { kind, .. } => kind,
+            IdError::InvalidDomain { .. } => "domain",
         }
     }
 }
 
-/// Checks the callstats identifier rules: 1..=256 bytes, no control characters.
+/// Checks the identifier rules: 1..=256 bytes, no control characters, no bidirectional
+/// controls, line or paragraph separators or U+FEFF.
 pub(crate) fn validate(value: &str, kind: &'static str) -> Result<(), IdError> {
     if value.is_empty() {
         return Err(IdError::Empty { kind });
@@ -142,14 +221,19 @@ pub(crate) fn validate(value: &str, kind: &'static str) -> Result<(), IdError> {
             max: MAX_ID_BYTES,
         });
     }
-    if let Some((at, c)) = value.char_indices().find(|(_, c)| c.is_control()) {
-        return Err(IdError::ControlCharacter {
+    match value.char_indices().find(|&(_, c)| c.is_control() || is_invisible(c)) {
+        Some((at, c)) if c.is_control() => Err(IdError::ControlCharacter {
             kind,
             code: c as u32,
             at,
-        });
+        }),
+        Some((at, c)) => Err(IdError::InvisibleCharacter {
+            kind,
+            code: c as u32,
+            at,
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 macro_rules! identifier {
@@ -162,7 +246,7 @@ macro_rules! identifier {
             #[doc = concat!("The name callstats uses for this identifier: `", $kind, "`.")]
             pub const KIND: &'static str = $kind;
 
-            #[doc = concat!("Validates `value` as a ", $kind, ": 1 to 256 bytes of UTF-8, no control characters.")]
+            #[doc = concat!("Validates `value` as a ", $kind, ": 1 to 256 bytes of UTF-8, no control characters, no bidirectional controls, line or paragraph separators or U+FEFF (see the [module docs](crate::id)).")]
             pub fn new(value: impl AsRef<str>) -> Result<Self, IdError> {
                 let value = value.as_ref();
                 validate(value, $kind)?;
@@ -375,6 +459,115 @@ mod tests {
                     at
                 }
             );
+        }
+    }
+
+    /// Names that need U+200C/U+200D are accepted byte for byte. The expected bytes
+    /// are Python's UTF-8 encoding of each name (`"...".encode().hex()`), written out.
+    #[test]
+    fn zero_width_joiners_are_kept_byte_exact() {
+        let cases: [(&str, &[u8]); 4] = [
+            (
+                // Persian "I want": ZWNJ between the two halves of the verb.
+                "\u{645}\u{6cc}\u{200c}\u{62e}\u{648}\u{627}\u{647}\u{645}",
+                &[
+                    0xd9, 0x85, 0xdb, 0x8c, 0xe2, 0x80, 0x8c, 0xd8, 0xae, 0xd9, 0x88, 0xd8, 0xa7, 0xd9, 0x87, 0xd9,
+                    0x85,
+                ],
+            ),
+            // Hindi KA, VIRAMA, ZWJ, SSA: the half form of KA.
+            (
+                "\u{915}\u{94d}\u{200d}\u{937}",
+                &[0xe0, 0xa4, 0x95, 0xe0, 0xa5, 0x8d, 0xe2, 0x80, 0x8d, 0xe0, 0xa4, 0xb7],
+            ),
+            // Malayalam NA, VIRAMA, ZWJ: the chillu of NA in the older encoding.
+            (
+                "\u{d28}\u{d4d}\u{200d}",
+                &[0xe0, 0xb4, 0xa8, 0xe0, 0xb5, 0x8d, 0xe2, 0x80, 0x8d],
+            ),
+            // Family: woman, ZWJ, woman, ZWJ, girl.
+            (
+                "\u{1f469}\u{200d}\u{1f469}\u{200d}\u{1f467}",
+                &[
+                    0xf0, 0x9f, 0x91, 0xa9, 0xe2, 0x80, 0x8d, 0xf0, 0x9f, 0x91, 0xa9, 0xe2, 0x80, 0x8d, 0xf0, 0x9f,
+                    0x91, 0xa7,
+                ],
+            ),
+        ];
+        for (name, bytes) in cases {
+            let user = UserId::new(name).unwrap_or_else(|e| panic!("{name:?}: {e}"));
+            assert_eq!(user.as_str().as_bytes(), bytes, "{name:?}");
+            let conference = ConferenceId::from_percent_encoded(&percent_encode(name)).unwrap();
+            assert_eq!(conference.as_str().as_bytes(), bytes, "{name:?}");
+        }
+        assert_eq!(
+            UserId::new("می‌خواهم").unwrap().as_str(),
+            "\u{645}\u{6cc}\u{200c}\u{62e}\u{648}\u{627}\u{647}\u{645}"
+        );
+    }
+
+    /// Bidi controls, the line and paragraph separators and U+FEFF are refused with the
+    /// code point and the byte offset (counted by hand: ASCII is 1 byte, イ 3 bytes).
+    #[test]
+    fn invisible_characters_are_refused_with_code_point_and_offset() {
+        let cases = [
+            ("room\u{202E}1-nimda", 0x202E, 4),
+            ("\u{202A}x", 0x202A, 0),
+            ("a\u{202B}", 0x202B, 1),
+            ("ab\u{202C}", 0x202C, 2),
+            ("イ\u{202D}", 0x202D, 3),
+            ("line\u{2028}break", 0x2028, 4),
+            ("para\u{2029}", 0x2029, 4),
+            ("\u{FEFF}alice", 0xFEFF, 0),
+            ("イイ\u{FEFF}", 0xFEFF, 6),
+            ("x\u{2066}y", 0x2066, 1),
+            ("x\u{2067}y", 0x2067, 1),
+            ("x\u{2068}y", 0x2068, 1),
+            ("x\u{2069}y", 0x2069, 1),
+        ];
+        for (value, code, at) in cases {
+            assert_eq!(
+                UserId::new(value).unwrap_err(),
+                IdError::InvisibleCharacter {
+                    kind: "userID",
+                    code,
+                    at
+                },
+                "{value:?}"
+            );
+        }
+        let err = ConferenceId::new("room\u{202E}1-nimda").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "conferenceID contains U+202E RIGHT-TO-LEFT OVERRIDE at byte 4: a bidirectional control reorders how \
+             the text is displayed, so the identifier would not read as what it is; remove it (zero-width joiners \
+             U+200C and U+200D are allowed)"
+        );
+        assert_eq!(err.kind(), "conferenceID");
+        assert!(
+            UserId::new("a\u{2028}")
+                .unwrap_err()
+                .to_string()
+                .contains("U+2028 LINE SEPARATOR at byte 1")
+        );
+        assert!(
+            UserId::new("\u{FEFF}")
+                .unwrap_err()
+                .to_string()
+                .contains("ZERO WIDTH NO-BREAK SPACE")
+        );
+        // Percent-encoded, as a room in a URL: E2 80 AE is U+202E.
+        assert_eq!(
+            ConferenceId::from_percent_encoded("room%E2%80%AE1-nimda").unwrap_err(),
+            IdError::InvisibleCharacter {
+                kind: "conferenceID",
+                code: 0x202E,
+                at: 4
+            }
+        );
+        // The neighbours of the refused ranges stay valid.
+        for fine in ["\u{2027}", "\u{202F}", "\u{2065}", "\u{206A}", "\u{FEFE}"] {
+            assert!(UserId::new(fine).is_ok(), "{fine:?}");
         }
     }
 }

@@ -19,7 +19,10 @@
 //! assert_eq!(identity.username(), "alice");
 //! assert_eq!(identity.domain(), Some("example.com"));
 //!
-//! // Or read it from wherever the app keeps it, with a closure:
+//! // Or read it from wherever the app keeps it, with a closure. A header such as this
+//! // one is an identity only if a proxy in front of the app sets it after
+//! // authenticating the user AND strips it from every client request; otherwise any
+//! // client can send it and be anyone.
 //! let from_header = |parts: &http::request::Parts| {
 //!     parts.headers.get("x-authenticated-user")?.to_str().ok().map(Identity::new)
 //! };

@@ -22,7 +22,7 @@
 //! let key = SigningKey::generate("my-key-id").unwrap(); // or SigningKey::from_pem_file("my-key-id", "key.pem")
 //! let issuer = TokenIssuer::builder("my-app-id", key).build().unwrap();
 //! let callstats = Callstats::new(issuer)
-//!     .user_id(UserIdStrategy::sha1("example.com"))
+//!     .user_id(UserIdStrategy::sha1("example.com").unwrap())
 //!     .conference_id(ConferenceIdSource::route_param("room"));
 //!
 //! let app = Router::new()

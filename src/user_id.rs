@@ -5,7 +5,7 @@
 //! | strategy | userID | when |
 //! | --- | --- | --- |
 //! | [`UserIdStrategy::raw`] | the username as is | support staff search by user name |
-//! | [`UserIdStrategy::sha1`] | lowercase hex SHA1 of `username@domain` (40 characters) | searchable, but not readable |
+//! | [`UserIdStrategy::sha1`] | lowercase hex SHA1 of `username@domain` (40 characters); the domain must not contain `@` | searchable, but not readable |
 //! | [`UserIdStrategy::ephemeral`] | keyed hash (HMAC-SHA256) of the session ID | callstats' preference when nobody searches by user |
 //! | [`UserIdStrategy::custom`] | whatever the closure returns | anything else |
 //!
@@ -16,6 +16,18 @@
 //!
 //! [callstats' identifier rules]: https://docs.callstats.io/docs/identifiers-userids-conferenceids
 //!
+//! # The SHA1 domain
+//!
+//! `username@domain` must name one user only, so the domain may not contain `@`:
+//! otherwise (`bob@evil`, `example.com`) and (`bob`, `evil@example.com`) would both hash
+//! `bob@evil@example.com` and get the same userID. The username may contain `@` (an
+//! e-mail address), because the domain is then everything after the last `@`.
+//! [`UserIdStrategy::sha1`] refuses a default domain that is empty or contains `@` or a
+//! control character, at start-up; an identity whose own domain
+//! ([`Identity::with_domain`]) is like that gets
+//! [`DeriveError::Invalid`]`(`[`IdError::InvalidDomain`]`)`, which the layer and the
+//! endpoint answer with `400 invalid_user_id`.
+//!
 //! ```
 //! use tower_callstats::{Identity, UserIdStrategy};
 //!
@@ -24,7 +36,7 @@
 //! let raw = UserIdStrategy::raw().derive(&alice).unwrap();
 //! assert_eq!(raw.id().as_str(), "alice");
 //!
-//! let hashed = UserIdStrategy::sha1("fallback.example").derive(&alice).unwrap();
+//! let hashed = UserIdStrategy::sha1("fallback.example").unwrap().derive(&alice).unwrap();
 //! assert_eq!(hashed.id().as_str(), "fc2398a73dd54d6237c4fdb58fd7d75347cf5af3"); // sha1("alice@example.com")
 //!
 //! let strategy = UserIdStrategy::ephemeral(b"a server secret of at least 16 bytes").unwrap();
@@ -32,7 +44,7 @@
 //! assert_eq!(once, strategy.derive(&alice).unwrap()); // stable for the session
 //! assert!(!once.id().as_str().contains("alice"));
 //!
-//! let object = UserIdStrategy::sha1("example.com").object_form(true).derive(&alice).unwrap();
+//! let object = UserIdStrategy::sha1("example.com").unwrap().object_form(true).derive(&alice).unwrap();
 //! assert_eq!(object.user_name(), Some("alice"));
 //! assert_eq!(object.id().as_str(), "fc2398a73dd54d6237c4fdb58fd7d75347cf5af3"); // the alias
 //! ```
@@ -122,13 +134,32 @@ impl UserIdStrategy {
 
     /// Lowercase hex SHA1 of `username@domain`. The domain is the identity's own
     /// ([`Identity::with_domain`]) or, when it has none, `default_domain`.
-    pub fn sha1(default_domain: impl Into<Arc<str>>) -> Self {
-        Self {
-            kind: Kind::Sha1 {
-                default_domain: default_domain.into(),
-            },
-            object_form: false,
+    ///
+    /// A domain must not be empty or contain `@` or a control character: `@` in the
+    /// domain would make two users hash to one userID (see the [module
+    /// docs](crate::user_id#the-sha1-domain)). `default_domain` is checked here, an
+    /// identity's own domain when the userID is derived.
+    ///
+    /// ```
+    /// use tower_callstats::UserIdStrategy;
+    ///
+    /// assert!(UserIdStrategy::sha1("example.com").is_ok());
+    /// let err = UserIdStrategy::sha1("evil@example.com").unwrap_err();
+    /// assert!(err.to_string().contains("contains '@' at byte 4"), "{err}");
+    /// ```
+    pub fn sha1(default_domain: impl Into<Arc<str>>) -> Result<Self, ConfigError> {
+        let default_domain = default_domain.into();
+        if let Err(reason) = domain_problem(&default_domain) {
+            return Err(ConfigError::InvalidValue {
+                what: "the SHA1 userID's default domain",
+                value: default_domain.to_string(),
+                reason: format!("{reason}; use a domain such as example.com"),
+            });
         }
+        Ok(Self {
+            kind: Kind::Sha1 { default_domain },
+            object_form: false,
+        })
     }
 
     /// A userID that is stable for a session and reveals nothing about the user:
@@ -177,7 +208,16 @@ impl UserIdStrategy {
         let id = match &self.kind {
             Kind::Raw => UserId::from_arc(identity.username_shared().clone())?,
             Kind::Sha1 { default_domain } => {
-                let domain = identity.domain().unwrap_or(default_domain);
+                let domain = match identity.domain() {
+                    Some(own) => {
+                        domain_problem(own).map_err(|reason| IdError::InvalidDomain {
+                            domain: own.to_owned(),
+                            reason,
+                        })?;
+                        own
+                    }
+                    None => default_domain,
+                };
                 let mut hasher = Sha1::new();
                 hasher.update(identity.username().as_bytes());
                 hasher.update(b"@");
@@ -205,6 +245,24 @@ impl UserIdStrategy {
             user_name: Some(Arc::from(user_name)),
         })
     }
+}
+
+/// Checks a domain for `username@domain` (not empty, no `@`, no control characters)
+/// and says what is wrong with it.
+fn domain_problem(domain: &str) -> Result<(), String> {
+    let reason = if domain.is_empty() {
+        "it is empty".to_owned()
+    } else if let Some(at) = domain.find('@') {
+        format!(
+            "it contains '@' at byte {at}, which would make username@domain ambiguous \
+             ((\"bob@evil\", \"example.com\") and (\"bob\", \"evil@example.com\") would get the same userID)"
+        )
+    } else if let Some((at, c)) = domain.char_indices().find(|(_, c)| c.is_control()) {
+        format!("it contains the control character U+{:04X} at byte {at}", c as u32)
+    } else {
+        return Ok(());
+    };
+    Err(reason)
 }
 
 fn check_chars(value: &str, kind: &'static str) -> Result<(), IdError> {
@@ -297,7 +355,7 @@ mod tests {
             ),
         ];
         for (identity, domain, expected) in cases {
-            let user = UserIdStrategy::sha1(domain).derive(&identity).unwrap();
+            let user = UserIdStrategy::sha1(domain).unwrap().derive(&identity).unwrap();
             assert_eq!(user.id().as_str(), expected);
             assert_eq!(user.id().len(), 40);
         }
@@ -355,6 +413,7 @@ mod tests {
         assert_eq!(user.user_name(), Some(name.as_str()));
         let long = "a".repeat(129);
         let err = UserIdStrategy::sha1("x")
+            .unwrap()
             .object_form(true)
             .derive(&Identity::new(long))
             .unwrap_err();
@@ -372,5 +431,39 @@ mod tests {
     fn custom_closures_work() {
         let strategy = UserIdStrategy::custom(|i: &Identity| UserId::new(format!("u-{}", i.username())));
         assert_eq!(strategy.derive(&Identity::new("z")).unwrap().id().as_str(), "u-z");
+    }
+
+    /// (`bob@evil`, `example.com`) and (`bob`, `evil@example.com`) would both hash
+    /// `bob@evil@example.com`, so a domain with '@' is refused, at start-up and per
+    /// identity.
+    #[test]
+    fn a_domain_with_an_at_sign_is_refused() {
+        for (domain, reason) in [
+            ("evil@example.com", "contains '@' at byte 4"),
+            ("", "it is empty"),
+            ("example.com\n", "control character U+000A at byte 11"),
+        ] {
+            let err = UserIdStrategy::sha1(domain).unwrap_err();
+            let message = err.to_string();
+            assert!(message.contains(reason), "{message}");
+            assert!(
+                message.contains(&format!("{domain:?}")),
+                "the value is in the message: {message}"
+            );
+        }
+        let strategy = UserIdStrategy::sha1("example.com").unwrap();
+        let err = strategy
+            .derive(&Identity::new("bob").with_domain("evil@example.com"))
+            .unwrap_err();
+        let DeriveError::Invalid(IdError::InvalidDomain { domain, reason }) = &err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(domain, "evil@example.com");
+        assert!(reason.contains("'@' at byte 4"), "{reason}");
+        assert!(err.to_string().contains("ambiguous"), "{err}");
+        // The username may contain '@': the domain is what follows the last '@'.
+        // printf 'bob@evil@example.com' | sha1sum
+        let user = strategy.derive(&Identity::new("bob@evil")).unwrap();
+        assert_eq!(user.id().as_str(), "a0338c75069228dd33b8298baa5322382a2ca235");
     }
 }

@@ -92,9 +92,10 @@ fn rejections_are_warnings_with_a_reason() {
 fn key_rotation_and_failed_reload_are_keys_events() {
     let events = capture_events(|| {
         let ring = KeyRing::new(SigningKey::generate("a").unwrap());
-        ring.rotate(SigningKey::generate("b").unwrap(), Duration::from_secs(60));
+        ring.rotate(SigningKey::generate("b").unwrap(), Duration::from_secs(600))
+            .unwrap();
         assert!(
-            ring.reload_from_file("c", "/nonexistent/callstats-key.pem", Duration::from_secs(60))
+            ring.reload_from_file("c", "/nonexistent/callstats-key.pem", Duration::from_secs(600))
                 .is_err()
         );
         async {}
@@ -102,7 +103,7 @@ fn key_rotation_and_failed_reload_are_keys_events() {
     let keys: Vec<_> = events.iter().filter(|e| e.target == "tower_callstats::keys").collect();
     assert_eq!(keys.len(), 2, "{events:?}");
     assert_eq!(keys[0].level, Level::INFO);
-    assert_eq!(keys[0].values(&["key_id", "grace_secs"]), [Some("b"), Some("60")]);
+    assert_eq!(keys[0].values(&["key_id", "grace_secs"]), [Some("b"), Some("600")]);
     assert_eq!(keys[1].level, Level::ERROR);
     assert_eq!(keys[1].fields["path"], "/nonexistent/callstats-key.pem");
     assert!(keys[1].fields.contains_key("error"));

@@ -57,7 +57,7 @@ fn app(issuer: TokenIssuer) -> Router {
         .route_layer(by_room.layer());
     let calls = Router::new().route("/calls", get(show)).route_layer(
         Callstats::new(issuer)
-            .user_id(UserIdStrategy::sha1("example.com"))
+            .user_id(UserIdStrategy::sha1("example.com").unwrap())
             .conference_id(ConferenceIdSource::query("c"))
             .layer()
             .require_authentication(true),
@@ -242,7 +242,7 @@ async fn handlers_read_the_context_with_the_extractor_and_the_object_form() {
     let public = key.public_key_pem();
     let app = Router::new().route("/rooms/{room}", get(page)).route_layer(
         Callstats::new(issuer_with(key))
-            .user_id(UserIdStrategy::sha1("example.com").object_form(true))
+            .user_id(UserIdStrategy::sha1("example.com").unwrap().object_form(true))
             .conference_id(ConferenceIdSource::route_param("room"))
             .conference_server_id(UserId::new("sfu-eu-1").unwrap())
             .layer(),

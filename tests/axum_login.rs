@@ -15,7 +15,7 @@ fn app() -> (Router, String) {
     let key = SigningKey::generate("login-key").unwrap();
     let public = key.public_key_pem();
     let issuer = TokenIssuer::builder("login-app", key).build().unwrap();
-    let callstats = Callstats::new(issuer).user_id(UserIdStrategy::sha1("example.com"));
+    let callstats = Callstats::new(issuer).user_id(UserIdStrategy::sha1("example.com").unwrap());
     let backend = example::Backend::with_users([("alice", "correct horse"), ("bob", "battery staple")]);
     (example::app(callstats, backend), public)
 }

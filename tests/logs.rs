@@ -121,7 +121,7 @@ async fn tokens_and_private_keys_never_reach_the_logs_but_jtis_do() {
     let next = SigningKey::generate("key-2").unwrap();
     let next_pem = next.to_pkcs8_pem();
     let mut secrets_next = pem_body_lines(&next_pem);
-    ring.rotate(next, Duration::from_secs(600));
+    ring.rotate(next, Duration::from_secs(600)).unwrap();
     let (_, headers, _) = send(&app, page("/rooms/room-3")).await;
     tokens.push(headers["x-callstats-token"].to_str().unwrap().to_owned());
 

@@ -25,7 +25,8 @@ pub(crate) struct KeygenArgs {
     /// the public key; leave it out if you do not know it yet).
     #[arg(long, value_name = "ID")]
     key_id: Option<String>,
-    /// Overwrite existing files.
+    /// Replace existing files (regular files only: a symbolic link is refused). The old
+    /// file is removed and a new one created, with mode 0600 for the private key.
     #[arg(long)]
     force: bool,
 }
@@ -34,20 +35,17 @@ pub(crate) fn keygen(args: KeygenArgs) -> Result<(), Failure> {
     if args.private_key == args.public_key {
         return fail("--private-key and --public-key name the same file");
     }
-    if !args.force {
-        for path in [&args.private_key, &args.public_key] {
-            if path.exists() {
-                return fail(format!(
-                    "{} already exists; refusing to overwrite it (pass --force to replace it)",
-                    path.display()
-                ));
-            }
-        }
+    // Check both paths before writing either, so that a refusal leaves no half pair.
+    for path in [&args.private_key, &args.public_key] {
+        check_target(path, args.force)?;
     }
     // `generate` needs a keyID; the real one is assigned by callstats on upload.
     let key =
         SigningKey::generate(args.key_id.as_deref().unwrap_or("unassigned")).map_err(|e| Failure(e.to_string()))?;
-    write_file(&args.private_key, key.to_pkcs8_pem().as_bytes(), true, args.force)?;
+    // A Zeroizing<String>: the PEM is wiped from memory when it drops.
+    let private_pem = key.to_pkcs8_pem();
+    write_file(&args.private_key, private_pem.as_bytes(), true, args.force)?;
+    drop(private_pem);
     write_file(&args.public_key, key.public_key_pem().as_bytes(), false, args.force)?;
 
     let mut jwk = serde_json::to_value(key.public_jwk()).map_err(|e| Failure(e.to_string()))?;
@@ -65,30 +63,54 @@ pub(crate) fn keygen(args: KeygenArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Writes `contents`; a secret file is created with mode 0600 (and set to 0600 when
-/// overwritten).
-fn write_file(path: &Path, contents: &[u8], secret: bool, overwrite: bool) -> Result<(), Failure> {
-    let mut options = OpenOptions::new();
-    options.write(true);
-    if overwrite {
-        options.create(true).truncate(true);
-    } else {
-        options.create_new(true);
+/// Whether `path` holds a regular file that `overwrite` allows to replace (`Ok(false)`:
+/// nothing there). A symbolic link, even a dangling one, or anything but a regular
+/// file is refused, and so is an existing file without `overwrite`.
+fn check_target(path: &Path, overwrite: bool) -> Result<bool, Failure> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => fail(format!(
+            "{} is a symbolic link; refusing to write a key through it (remove the link or choose another path)",
+            path.display()
+        )),
+        Ok(meta) if !meta.is_file() => fail(format!(
+            "{} exists and is not a regular file; refusing to replace it",
+            path.display()
+        )),
+        Ok(_) if overwrite => Ok(true),
+        Ok(_) => fail(format!(
+            "{} already exists; refusing to overwrite it (pass --force to replace it)",
+            path.display()
+        )),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Failure(format!("cannot inspect {}: {e}", path.display()))),
     }
+}
+
+/// Writes `contents` to a file that this call creates: a secret file is created with
+/// mode 0600 from the start, so the key is never readable by others, not even for a
+/// moment.
+///
+/// A symbolic link (or anything but a regular file) at `path` is refused, so that
+/// `--force` cannot be tricked into writing the key somewhere else. With `overwrite`,
+/// an existing regular file is removed first and a new one created: an existing
+/// file's mode, owner and hard links are not inherited. The file is created with
+/// `create_new` (`O_CREAT | O_EXCL`), which never follows a symbolic link, so one
+/// planted between the check and the creation makes the creation fail.
+fn write_file(path: &Path, contents: &[u8], secret: bool, overwrite: bool) -> Result<(), Failure> {
+    let cannot = |e: io::Error| Failure(format!("cannot write {}: {e}", path.display()));
+    if check_target(path, overwrite)? {
+        fs::remove_file(path).map_err(cannot)?;
+    }
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
     #[cfg(unix)]
     if secret {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let cannot = |e: io::Error| Failure(format!("cannot write {}: {e}", path.display()));
+    #[cfg(not(unix))]
+    let _ = secret;
     let mut file = options.open(path).map_err(cannot)?;
-    #[cfg(unix)]
-    if secret {
-        // An existing file keeps its mode when opened; tighten it before writing.
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(fs::Permissions::from_mode(0o600))
-            .map_err(cannot)?;
-    }
     file.write_all(contents).map_err(cannot)?;
     file.sync_all().map_err(cannot)
 }

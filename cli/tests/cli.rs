@@ -223,6 +223,77 @@ fn keygen_refuses_to_overwrite_without_force() {
     assert_ne!(std::fs::read_to_string(dir.join("callstats-key.pem")).unwrap(), before);
 }
 
+/// The permission bits of a file (without following a symbolic link).
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// `keygen --force` refuses a symbolic link at the key path: the key is not written
+/// through it, and the file it points to is untouched.
+#[cfg(unix)]
+#[test]
+fn keygen_refuses_a_symlink_at_the_key_path() {
+    let dir = scratch("symlink");
+    let victim = dir.join("victim.txt");
+    std::fs::write(&victim, "not yours\n").unwrap();
+    std::os::unix::fs::symlink(&victim, dir.join("callstats-key.pem")).unwrap();
+    for args in [&["keygen", "--force"][..], &["keygen"][..]] {
+        let output = run(&dir, args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {}", stderr(&output));
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "not yours\n", "{args:?}");
+        assert!(
+            std::fs::symlink_metadata(dir.join("callstats-key.pem"))
+                .unwrap()
+                .file_type()
+                .is_symlink(),
+            "{args:?}: the link is left alone"
+        );
+    }
+    let output = run(&dir, &["keygen", "--force"]);
+    assert_failure(&output, &["callstats-key.pem is a symbolic link", "refusing"]);
+    // Nothing was written: not the public key either.
+    assert!(!dir.join("callstats-key.pub.pem").exists());
+
+    // A dangling link (to a file that does not exist yet) is refused too.
+    let dir = scratch("dangling");
+    std::os::unix::fs::symlink(dir.join("elsewhere.pem"), dir.join("callstats-key.pub.pem")).unwrap();
+    let output = run(&dir, &["keygen"]);
+    assert_failure(&output, &["callstats-key.pub.pem is a symbolic link"]);
+    assert!(!dir.join("elsewhere.pem").exists());
+    assert!(!dir.join("callstats-key.pem").exists(), "no half pair");
+}
+
+/// A new private key file is 0600; `--force` replaces an existing file with a new one
+/// (0600, whatever the old mode), so the old file's other hard links keep the old
+/// contents instead of receiving the key.
+#[cfg(unix)]
+#[test]
+fn keygen_force_creates_a_fresh_0600_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("fresh");
+    assert_success(&run(&dir, &["keygen"]));
+    assert_eq!(mode(&dir.join("callstats-key.pem")), 0o600);
+
+    let key = dir.join("callstats-key.pem");
+    std::fs::write(&key, "old contents\n").unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::hard_link(&key, dir.join("backup-link")).unwrap();
+    assert_success(&run(&dir, &["keygen", "--force"]));
+    assert_eq!(mode(&key), 0o600);
+    assert!(
+        std::fs::read_to_string(&key)
+            .unwrap()
+            .starts_with("-----BEGIN PRIVATE KEY-----")
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("backup-link")).unwrap(),
+        "old contents\n",
+        "the key went to a new file, not through the old one"
+    );
+}
+
 #[test]
 fn sec1_key_from_openssl_mints_tokens_that_verify_with_the_openssl_public_key() {
     let dir = scratch("sec1");

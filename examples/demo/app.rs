@@ -8,7 +8,7 @@ use std::{sync::Arc, time::Duration};
 use axum::{
     Extension, Router,
     extract::DefaultBodyLimit,
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
     routing::{get, post},
 };
@@ -25,6 +25,10 @@ pub struct DemoConfig {
     pub callstats_js_url: String,
     pub auth_proxy: Option<String>,
     pub session_ttl: Duration,
+    /// Live sessions at most; when full, the oldest is evicted.
+    pub max_sessions: usize,
+    /// The login rate limit, per client address.
+    pub login_limit: session::LoginLimit,
 }
 
 impl DemoConfig {
@@ -35,16 +39,20 @@ impl DemoConfig {
             callstats_js_url: "https://api.callstats.io/static/callstats.min.js".into(),
             auth_proxy: None,
             session_ttl: Duration::from_secs(3600),
+            max_sessions: session::MAX_SESSIONS,
+            login_limit: session::LoginLimit::default(),
         }
     }
 }
 
-/// The built app: the router, the key ring (to rotate), and the grace period.
+/// The built app: the router, the key ring (to rotate), the grace period and the
+/// session store.
 pub struct Demo {
     pub router: Router,
     pub keys: KeyRing,
     pub issuer: TokenIssuer,
     pub grace: Duration,
+    pub sessions: session::Sessions,
 }
 
 pub fn build(config: DemoConfig, key: SigningKey) -> Result<Demo, String> {
@@ -55,7 +63,7 @@ pub fn build(config: DemoConfig, key: SigningKey) -> Result<Demo, String> {
     // Keep a rotated-out key published for a token's whole life plus the skew.
     let grace = issuer.ttl() * 2;
 
-    let sessions = session::Sessions::new(config.session_ttl);
+    let sessions = session::Sessions::with_limits(config.session_ttl, config.max_sessions, config.login_limit);
     let room_page = Arc::new(session::PageSettings {
         callstats_js_url: config.callstats_js_url.clone(),
         auth_proxy: config.auth_proxy.clone(),
@@ -95,33 +103,48 @@ pub fn build(config: DemoConfig, key: SigningKey) -> Result<Demo, String> {
             session::authenticate,
         ))
         .layer(DefaultBodyLimit::max(16 * 1024))
-        .with_state(sessions);
+        .with_state(sessions.clone());
     Ok(Demo {
         router,
         keys,
         issuer,
         grace,
+        sessions,
     })
 }
 
-async fn index(session: Option<Extension<session::LoggedIn>>) -> Html<String> {
+/// An HTML page with the login (or logout) form: its CSRF token comes from the
+/// browser's CSRF cookie, or a new one is set. Never cached: it carries the token.
+fn page_with_forms(
+    status: StatusCode,
+    headers: &HeaderMap,
+    user: Option<&str>,
+    edit: impl Fn(String) -> String,
+) -> Response {
+    let (token, set_cookie) = session::csrf_token(headers);
+    let mut response = (status, Html(edit(session::index_page(user, &token)))).into_response();
+    let response_headers = response.headers_mut();
+    response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(set_cookie) = set_cookie {
+        response_headers.insert(header::SET_COOKIE, set_cookie);
+    }
+    response
+}
+
+async fn index(session: Option<Extension<session::LoggedIn>>, headers: HeaderMap) -> Response {
     let user = session.map(|Extension(s)| s.username);
-    Html(session::index_page(user.as_deref()))
+    page_with_forms(StatusCode::OK, &headers, user.as_deref(), |page| page)
 }
 
 async fn room(
     context: Option<Extension<CallstatsContext>>,
     Extension(page): Extension<Arc<session::PageSettings>>,
+    headers: HeaderMap,
 ) -> Response {
     match context {
         Some(Extension(context)) => Html(session::room_page(&context, &page)).into_response(),
-        None => {
-            let body = session::index_page(None).replace("<h1>", "<p>Log in first.</p><h1>");
-            let mut response = (StatusCode::UNAUTHORIZED, Html(body)).into_response();
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }
+        None => page_with_forms(StatusCode::UNAUTHORIZED, &headers, None, |page| {
+            page.replace("<h1>", "<p>Log in first.</p><h1>")
+        }),
     }
 }

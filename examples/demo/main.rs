@@ -9,9 +9,9 @@
 //! | `CALLSTATS_APP_ID` | `demo-app` | your callstats appID |
 //! | `CALLSTATS_KEY_ID` | `dev-key` | the keyID callstats gave for your public key |
 //! | `CALLSTATS_PRIVATE_KEY_FILE` | (the embedded development key) | PEM private key, SEC1 or PKCS8; `kill -HUP` reloads it (without a file, `kill -HUP` rotates to a new development key `dev-key-1`, `dev-key-2`, ...) |
-//! | `CALLSTATS_KEY_ID_FILE` | none | a file with the keyID, read at start-up and at every `kill -HUP`, so that a reloaded key can have its own keyID |
+//! | `CALLSTATS_KEY_ID_FILE` | none | a file with the keyID, read at start-up and at every `kill -HUP`: a reloaded key needs its own keyID, so write the new keyID here before `kill -HUP`. A reload under a keyID that is still published (the file unchanged, or no `CALLSTATS_KEY_ID_FILE`) is refused and logged, and the current key keeps signing |
 //! | `CALLSTATS_USER_ID` | `raw` | `raw`, `sha1`, `ephemeral` or `object` (object form, SHA1 alias) |
-//! | `CALLSTATS_DOMAIN` | `example.com` | the domain for `sha1` (`username@domain`) |
+//! | `CALLSTATS_DOMAIN` | `example.com` | the domain for `sha1` (`username@domain`); no `@` |
 //! | `CALLSTATS_JS_URL` | callstats' CDN | where the page loads callstats.js from |
 //! | `CALLSTATS_AUTH_PROXY` | none | demo/testing only: point the client's auth at this URL (`window.csioproxy`) |
 //! | `DEMO_SESSION_TTL_SECS` | `3600` | lifetime of a demo login session |
@@ -32,7 +32,7 @@ mod session;
 
 use std::{env, net::SocketAddr, time::Duration};
 
-use tower_callstats::{KeyRing, SigningKey, UserIdStrategy};
+use tower_callstats::{KeyError, KeyRing, SigningKey, UserIdStrategy};
 
 /// Settings read from the environment.
 struct Settings {
@@ -52,8 +52,10 @@ fn settings() -> Result<Settings, String> {
     let domain = var("CALLSTATS_DOMAIN").unwrap_or_else(|| "example.com".into());
     let user_id = match var("CALLSTATS_USER_ID").as_deref().unwrap_or("raw") {
         "raw" => UserIdStrategy::raw(),
-        "sha1" => UserIdStrategy::sha1(domain),
-        "object" => UserIdStrategy::sha1(domain).object_form(true),
+        "sha1" => UserIdStrategy::sha1(domain).map_err(|e| format!("CALLSTATS_DOMAIN: {e}"))?,
+        "object" => UserIdStrategy::sha1(domain)
+            .map_err(|e| format!("CALLSTATS_DOMAIN: {e}"))?
+            .object_form(true),
         "ephemeral" => {
             // Demo only: a per-process secret, so ephemeral IDs change on restart.
             let secret = session::random_hex(32);
@@ -147,24 +149,30 @@ async fn run() -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot bind {}: {e}", settings.bind))?;
     tracing::info!("demo listening on http://{}", settings.bind);
-    axum::serve(listener, demo.router)
-        .with_graceful_shutdown(shutdown())
-        .await
-        .map_err(|e| e.to_string())
+    // With the client's address, for the login rate limit (per address).
+    axum::serve(
+        listener,
+        demo.router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await
+    .map_err(|e| e.to_string())
 }
 
 async fn shutdown() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-/// `kill -HUP <pid>` reloads the key file (or, without one, rotates to a new
-/// development key). A bad file keeps the current key active.
 /// Reads a keyID from a file (trimmed).
 fn read_key_id(path: &str) -> Result<String, String> {
     let key_id = std::fs::read_to_string(path).map_err(|e| format!("cannot read CALLSTATS_KEY_ID_FILE {path}: {e}"))?;
     Ok(key_id.trim().to_owned())
 }
 
+/// `kill -HUP <pid>` reloads the key file (or, without one, rotates to a new
+/// development key). A bad file, or a keyID that is still published (the keyID file
+/// unchanged), is refused and logged, and the current key stays active: the demo never
+/// rotates to a new key under the old keyID, which callstats would reject.
 fn reload_on_sighup(
     keys: KeyRing,
     key_id: String,
@@ -193,15 +201,24 @@ fn reload_on_sighup(
                         },
                         None => key_id.clone(),
                     };
-                    let _ = keys.reload_from_file(key_id.as_str(), path, grace);
-                }
-                None => match SigningKey::generate(format!("{key_id}-{generation}")) {
-                    Ok(key) => {
-                        generation += 1;
-                        keys.rotate(key, grace);
+                    // Refused (and logged by the ring) when the file is bad or the keyID
+                    // is still published; the current key stays active either way.
+                    if let Err(KeyError::SameKeyId { key_id }) = keys.reload_from_file(key_id.as_str(), path, grace) {
+                        tracing::error!(
+                            key_id,
+                            "the key was not reloaded: write the new key's keyID to CALLSTATS_KEY_ID_FILE before kill -HUP"
+                        );
                     }
-                    Err(error) => tracing::error!(%error, "could not generate a key"),
-                },
+                }
+                None => {
+                    let result = SigningKey::generate(format!("{key_id}-{generation}")).and_then(|key| {
+                        generation += 1;
+                        keys.rotate(key, grace)
+                    });
+                    if let Err(error) = result {
+                        tracing::error!(%error, "could not rotate to a new development key; the current key stays active");
+                    }
+                }
             }
         }
     });

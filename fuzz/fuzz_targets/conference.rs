@@ -1,17 +1,56 @@
 //! conferenceID extraction from paths, URLs, query strings and headers.
 //!
 //! The input is split on its first two newlines into a path template, a request
-//! target and a header value. Properties: nothing panics; a template that parses
-//! captures at most the path it is given; whatever a source extracts is a valid
-//! conferenceID.
+//! target and a header value. Properties: nothing panics; a parameter of any template
+//! that parses is at most as long as the path and a valid ID; and what the query, header and
+//! `/rooms/{room}` sources extract is what an independent model of them yields: the
+//! raw value found by plain string handling, decoded by the independent decoder of
+//! `oracle.rs`, then judged by the identifier rules as written out there.
 #![no_main]
 
-use http::{HeaderValue, Request, Uri};
-use libfuzzer_sys::fuzz_target;
-use tower_callstats::{ConferenceId, ConferenceIdSource, conference::PathTemplate};
+#[path = "oracle.rs"]
+mod oracle;
 
-fn valid(id: &ConferenceId) {
-    assert!(ConferenceId::new(id.as_str()).is_ok(), "{id:?} escaped validation");
+use http::{HeaderValue, Request, Uri, request::Parts};
+use libfuzzer_sys::fuzz_target;
+use oracle::{Verdict, verdict};
+use tower_callstats::ConferenceIdSource;
+
+/// What a source must yield for a raw value (`None`: it must fail).
+fn expected(decoded: Option<String>) -> Option<String> {
+    decoded.filter(|v| verdict(v) == Verdict::Valid)
+}
+
+/// `query("room")`: the first `room=` pair of the query (pairs split on `&`, empty ones
+/// skipped, names form-decoded); a name that does not decode fails the source.
+fn model_query(parts: &Parts) -> Option<String> {
+    for pair in parts.uri.query().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if oracle::form_decode(name)? == "room" {
+            return expected(oracle::form_decode(value));
+        }
+    }
+    None
+}
+
+/// `header("x-conference")`: the header's bytes as UTF-8, percent-decoded.
+fn model_header(parts: &Parts) -> Option<String> {
+    let value = parts.headers.get("x-conference")?;
+    expected(oracle::percent_decode(std::str::from_utf8(value.as_bytes()).ok()?))
+}
+
+/// `path_template("/rooms/{room}", "room")`: the one segment after `/rooms/`.
+fn model_room(parts: &Parts) -> Option<String> {
+    let segment = parts.uri.path().strip_prefix("/rooms/")?;
+    if segment.contains('/') {
+        return None;
+    }
+    expected(oracle::percent_decode(segment))
+}
+
+fn check(what: &str, source: &ConferenceIdSource, parts: &Parts, model: Option<String>) {
+    let got = source.extract(parts).ok().map(|id| id.as_str().to_owned());
+    assert_eq!(got, model, "{what} on {:?} {:?}", parts.uri, parts.headers);
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -20,23 +59,19 @@ fuzz_target!(|data: &[u8]| {
     let target = pieces.next().unwrap_or_default();
     let header = pieces.next().unwrap_or_default();
 
-    // Templates: parse, then capture every parameter name from the target as a path.
-    if let Ok(parsed) = PathTemplate::parse(&template) {
-        let path = String::from_utf8_lossy(target);
+    // Templates: every parameter of a template that parses, captured from the target:
+    // never longer than the path (decoding only shrinks), and always a valid ID.
+    if let Ok(uri) = Uri::try_from(target) {
+        let (parts, ()) = Request::get(uri).body(()).unwrap().into_parts();
         for name in template
             .split('/')
             .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
         {
             let name = name.trim_start_matches('*');
-            if let Ok(Some(value)) = parsed.capture(&path, name) {
-                assert!(value.len() <= path.len(), "{value:?} from {path:?}");
-            }
             if let Ok(source) = ConferenceIdSource::path_template(&template, name) {
-                if let Ok(uri) = Uri::try_from(target) {
-                    let (parts, ()) = Request::get(uri).body(()).unwrap().into_parts();
-                    if let Ok(id) = source.extract(&parts) {
-                        valid(&id);
-                    }
+                if let Ok(id) = source.extract(&parts) {
+                    assert!(id.len() <= parts.uri.path().len(), "{id:?} from {:?}", parts.uri);
+                    assert_eq!(verdict(id.as_str()), Verdict::Valid, "{id:?}");
                 }
             }
         }
@@ -52,17 +87,26 @@ fuzz_target!(|data: &[u8]| {
         request.headers_mut().insert(http::header::HOST, value);
     }
     let (parts, ()) = request.into_parts();
-    let sources = [
+    check("query", &ConferenceIdSource::query("room"), &parts, model_query(&parts));
+    check(
+        "header",
+        &ConferenceIdSource::header(http::HeaderName::from_static("x-conference")),
+        &parts,
+        model_header(&parts),
+    );
+    check(
+        "template",
+        &ConferenceIdSource::path_template("/rooms/{room}", "room").unwrap(),
+        &parts,
+        model_room(&parts),
+    );
+    for source in [
         ConferenceIdSource::url(),
-        ConferenceIdSource::query("room"),
-        ConferenceIdSource::header("x-conference").unwrap(),
         ConferenceIdSource::sha1(ConferenceIdSource::url()),
-        ConferenceIdSource::path_template("/rooms/{room}", "room").unwrap(),
         ConferenceIdSource::path_template("/t/{tenant}/{*rest}", "rest").unwrap(),
-    ];
-    for source in &sources {
+    ] {
         if let Ok(id) = source.extract(&parts) {
-            valid(&id);
+            assert_eq!(verdict(id.as_str()), Verdict::Valid, "{source:?}: {id:?}");
         }
     }
 });

@@ -16,7 +16,7 @@
 //! use tower_callstats::{KeyError, SigningKey};
 //!
 //! let key = SigningKey::generate("my-key-id").unwrap();
-//! let pem = key.to_pkcs8_pem();
+//! let pem = key.to_pkcs8_pem(); // a Zeroizing<String>: wiped from memory when dropped
 //! let again = SigningKey::from_pem("my-key-id", &pem).unwrap();
 //! assert_eq!(again.public_key_pem(), key.public_key_pem());
 //!
@@ -30,11 +30,24 @@
 //!
 //! The keys of a running server live in a [`KeyRing`]: the active key that signs, and
 //! the keys rotated out that stay published for a grace period.
+//!
+//! # Secrets in memory
+//!
+//! Copies of the private key that the crate makes are wiped when they drop: the PEM
+//! text read by [`SigningKey::from_pem_file`], the DER decoded from it, and the PEM
+//! that [`SigningKey::to_pkcs8_pem`] and [`SigningKey::to_sec1_pem`] return (a
+//! [`Zeroizing`]`<String>`). What the crate cannot wipe: the PEM you pass to
+//! [`SigningKey::from_pem`] (wipe your own copy), buffers the `pem` crate uses while it
+//! decodes, and aws-lc's copy of the key, which lives in its key object and is freed by
+//! aws-lc when the [`SigningKey`] drops.
 
 mod pem;
 mod ring;
 mod signing_key;
 
 pub use pem::KeyError;
-pub use ring::KeyRing;
+pub use ring::{DEFAULT_MIN_GRACE, KeyRing};
 pub use signing_key::{SignError, SigningKey};
+/// The wrapper that wipes a secret from memory when it drops (from the `zeroize`
+/// crate), returned by [`SigningKey::to_pkcs8_pem`] and [`SigningKey::to_sec1_pem`].
+pub use zeroize::Zeroizing;

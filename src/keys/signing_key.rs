@@ -15,8 +15,9 @@ use aws_lc_rs::{
     signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use zeroize::Zeroizing;
 
-use super::pem::{KeyError, pem_lf, private_key_der};
+use super::pem::{KeyError, pem_lf, private_key_der, private_pem};
 use crate::jwks::Jwk;
 
 /// DER of the SubjectPublicKeyInfo header of a P-256 public key; the 65-byte
@@ -45,6 +46,9 @@ pub struct SigningKey {
     /// A process-unique number for this key instance, so that caches never mix tokens
     /// of two keys that share a keyID.
     serial: u64,
+    /// Every signature fails ([`SigningKey::failing`]).
+    #[cfg(feature = "test-util")]
+    failing: bool,
 }
 
 impl SigningKey {
@@ -52,10 +56,11 @@ impl SigningKey {
     pub fn from_pem(key_id: impl Into<Arc<str>>, pem: impl AsRef<[u8]>) -> Result<Self, KeyError> {
         let key_id = key_id.into();
         check_key_id(&key_id)?;
-        let der = private_key_der(pem.as_ref())?;
-        let pair = EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SHA256_FIXED_SIGNING, &der.0).map_err(|e| {
+        // The DER is wiped when `der` drops; aws-lc keeps its own copy in `pair`.
+        let (der, label) = private_key_der(pem.as_ref())?;
+        let pair = EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SHA256_FIXED_SIGNING, &der).map_err(|e| {
             KeyError::Rejected {
-                label: der.1.clone(),
+                label,
                 reason: e.to_string(),
             }
         })?;
@@ -65,11 +70,12 @@ impl SigningKey {
     /// Reads and parses a PEM private key file (SEC1 or PKCS8).
     pub fn from_pem_file(key_id: impl Into<Arc<str>>, path: impl AsRef<Path>) -> Result<Self, KeyError> {
         let path = path.as_ref();
-        let pem = std::fs::read(path).map_err(|source| KeyError::Io {
+        // The file's text is the private key too: wiped when `pem` drops.
+        let pem = Zeroizing::new(std::fs::read(path).map_err(|source| KeyError::Io {
             path: path.to_owned(),
             source,
-        })?;
-        let key = Self::from_pem(key_id, pem)?;
+        })?);
+        let key = Self::from_pem(key_id, pem.as_slice())?;
         tracing::info!(target: "tower_callstats::keys", key_id = key.key_id(), path = %path.display(), "signing key loaded");
         Ok(key)
     }
@@ -80,6 +86,25 @@ impl SigningKey {
         check_key_id(&key_id)?;
         let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).map_err(|_| KeyError::Generate)?;
         Ok(Self::from_pair(key_id, pair))
+    }
+
+    /// A key whose every signature fails with [`SignError`], for tests of the
+    /// signing-failure path (`500 signing_failed`) of an app or of this crate. Only with
+    /// the `test-util` feature; never enable it in production.
+    ///
+    /// ```
+    /// use tower_callstats::SigningKey;
+    ///
+    /// let key = SigningKey::failing("broken-key").unwrap();
+    /// assert!(key.sign_jwt(b"{}").is_err());
+    /// assert_eq!(key.key_id(), "broken-key"); // otherwise an ordinary key
+    /// ```
+    #[cfg(feature = "test-util")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+    pub fn failing(key_id: impl Into<Arc<str>>) -> Result<Self, KeyError> {
+        let mut key = Self::generate(key_id)?;
+        key.failing = true;
+        Ok(key)
     }
 
     fn from_pair(key_id: Arc<str>, pair: EcdsaKeyPair) -> Self {
@@ -102,6 +127,8 @@ impl SigningKey {
             pair,
             header_b64,
             serial: SERIAL.fetch_add(1, Ordering::Relaxed),
+            #[cfg(feature = "test-util")]
+            failing: false,
         }
     }
 
@@ -146,18 +173,28 @@ impl SigningKey {
     }
 
     /// The private key as PKCS8 PEM (`BEGIN PRIVATE KEY`), for `keygen` and for saving
-    /// a generated key. Handle the result as a secret.
-    pub fn to_pkcs8_pem(&self) -> String {
-        let doc = self.pair.to_pkcs8v1().expect("a P-256 key serializes to PKCS8");
-        pem_lf(&pem::Pem::new("PRIVATE KEY", doc.as_ref()))
+    /// a generated key. A secret: the text is wiped from memory when the result drops
+    /// (it derefs to `String`; copy it nowhere else).
+    ///
+    /// An empty string if aws-lc cannot serialize the key (it always can for a key it
+    /// parsed or generated).
+    pub fn to_pkcs8_pem(&self) -> Zeroizing<String> {
+        // aws-lc's `Document` wipes its DER when it drops.
+        match self.pair.to_pkcs8v1() {
+            Ok(doc) => private_pem("PRIVATE KEY", doc.as_ref()),
+            Err(_) => Zeroizing::new(String::new()),
+        }
     }
 
     /// The private key as SEC1 PEM (`BEGIN EC PRIVATE KEY`), the form `openssl
-    /// ecparam` writes. Handle the result as a secret.
-    pub fn to_sec1_pem(&self) -> String {
-        let der = AsDer::<aws_lc_rs::encoding::EcPrivateKeyRfc5915Der<'static>>::as_der(&self.pair.private_key())
-            .expect("a P-256 key serializes to SEC1");
-        pem_lf(&pem::Pem::new("EC PRIVATE KEY", der.as_ref()))
+    /// ecparam` writes. A secret, wiped from memory when the result drops, like
+    /// [`to_pkcs8_pem`](Self::to_pkcs8_pem).
+    pub fn to_sec1_pem(&self) -> Zeroizing<String> {
+        // aws-lc's DER buffer wipes itself when it drops.
+        match AsDer::<aws_lc_rs::encoding::EcPrivateKeyRfc5915Der<'static>>::as_der(&self.pair.private_key()) {
+            Ok(der) => private_pem("EC PRIVATE KEY", der.as_ref()),
+            Err(_) => Zeroizing::new(String::new()),
+        }
     }
 
     /// Signs `header.payload` and returns the compact JWS `header.payload.signature`.
@@ -165,6 +202,10 @@ impl SigningKey {
     pub fn sign_jwt(&self, payload_json: &[u8]) -> Result<String, SignError> {
         let payload_len = payload_json.len().div_ceil(3) * 4;
         let mut out = String::with_capacity(self.header_b64.len() + payload_len + 2 + 86);
+        #[cfg(feature = "test-util")]
+        if self.failing {
+            return Err(SignError);
+        }
         out.push_str(&self.header_b64);
         out.push('.');
         URL_SAFE_NO_PAD.encode_string(payload_json, &mut out);
@@ -225,7 +266,7 @@ mod tests {
         let key = SigningKey::generate("k").unwrap();
         let with_params = format!(
             "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n{}",
-            key.to_sec1_pem()
+            *key.to_sec1_pem()
         );
         assert!(SigningKey::from_pem("k", with_params).is_ok());
     }
@@ -250,6 +291,35 @@ mod tests {
             let err = SigningKey::from_pem("k", &input).unwrap_err().to_string();
             assert!(err.contains(expected), "{err:?} should contain {expected:?}");
             assert!(err.contains("prime256v1"), "{err}");
+        }
+    }
+
+    /// The private PEM is written by the crate's own encoder into wiped buffers; the
+    /// `pem` crate, an independent encoder, must produce the very same text.
+    #[test]
+    fn private_pems_are_zeroizing_and_match_the_pem_crate() {
+        let key = SigningKey::generate("k").unwrap();
+        let pkcs8: Zeroizing<String> = key.to_pkcs8_pem();
+        let sec1: Zeroizing<String> = key.to_sec1_pem();
+        let doc = key.pair.to_pkcs8v1().unwrap();
+        assert_eq!(*pkcs8, pem_lf(&pem::Pem::new("PRIVATE KEY", doc.as_ref())));
+        let der =
+            AsDer::<aws_lc_rs::encoding::EcPrivateKeyRfc5915Der<'static>>::as_der(&key.pair.private_key()).unwrap();
+        assert_eq!(*sec1, pem_lf(&pem::Pem::new("EC PRIVATE KEY", der.as_ref())));
+        // Lines of 64 characters and a final newline, as openssl writes them.
+        assert!(pkcs8.lines().all(|l| l.len() <= 64), "{}", &*pkcs8);
+        assert!(pkcs8.ends_with("-----END PRIVATE KEY-----\n"));
+        // Both read back to the same key.
+        let again = SigningKey::from_pem("k", pkcs8.as_bytes()).unwrap();
+        assert_eq!(again.public_key_bytes(), key.public_key_bytes());
+        // Every DER length, so every base64 padding and line split, matches too.
+        for len in [0, 1, 2, 3, 47, 48, 49, 95, 96, 97, 138] {
+            let der: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+            assert_eq!(
+                *private_pem("X", &der),
+                pem_lf(&pem::Pem::new("X", der.clone())),
+                "{len} bytes"
+            );
         }
     }
 
