@@ -45,12 +45,13 @@
 //! # }
 //! ```
 
-use std::{fmt, sync::Arc};
+use std::{fmt, future::Future, pin::Pin, sync::Arc};
 
 use http::{HeaderName, HeaderValue, header, request::Parts};
 
 use crate::{
     audit::{Action, AuditEvent},
+    authorize::{Authorization, Authorize, SharedAuthorize},
     conference::ConferenceIdSource,
     context::CallstatsContext,
     endpoint::TokenEndpoint,
@@ -79,6 +80,13 @@ pub struct Callstats {
     conference: Option<ConferenceIdSource>,
     conference_server_id: Option<UserId>,
     vary: Option<HeaderValue>,
+    authorize: Option<SharedAuthorize>,
+}
+
+/// A token decision that may have to wait (for an asynchronous [`Authorize`] hook).
+pub(crate) enum Grant {
+    Ready(Result<CallstatsContext, Rejection>),
+    Later(Pin<Box<dyn Future<Output = Result<CallstatsContext, Rejection>> + Send + 'static>>),
 }
 
 impl fmt::Debug for Callstats {
@@ -89,6 +97,7 @@ impl fmt::Debug for Callstats {
             .field("conference_id", &self.conference)
             .field("conference_server_id", &self.conference_server_id)
             .field("vary", &self.vary)
+            .field("authorize", &self.authorize.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -105,6 +114,7 @@ impl Callstats {
             conference: None,
             conference_server_id: None,
             vary: vary_value([header::COOKIE, header::AUTHORIZATION]),
+            authorize: None,
         }
     }
 
@@ -143,6 +153,16 @@ impl Callstats {
     /// `Vary`.
     pub fn vary(mut self, headers: impl IntoIterator<Item = HeaderName>) -> Self {
         self.vary = vary_value(headers);
+        self
+    }
+
+    /// Who may get a token for which conference: asked by the layer and the endpoint
+    /// alike, after the identity and the conferenceID are known and before anything is
+    /// signed. A denied request gets `403` with the JSON code `conference_forbidden` and
+    /// no token. Default none: every authenticated user may get a token for any
+    /// conference. See [`Authorize`] (a closure returning `bool` works).
+    pub fn authorize(mut self, authorize: impl Authorize) -> Self {
+        self.authorize = Some(Arc::new(authorize));
         self
     }
 
@@ -186,6 +206,39 @@ impl Callstats {
     /// The callstats user of an identity, or a rejection (recorded in the audit log).
     pub(crate) fn user(&self, identity: &Identity) -> Result<CallstatsUser, Rejection> {
         self.user_id.derive(identity).map_err(|e| self.reject(e.into(), None))
+    }
+
+    /// Asks the [`Authorize`] hook, then signs (or reuses) a token.
+    pub(crate) fn grant(
+        &self,
+        identity: &Identity,
+        user: CallstatsUser,
+        conference: Option<ConferenceId>,
+        force_new: bool,
+    ) -> Grant {
+        let decision = match &self.authorize {
+            None => Authorization::Allow,
+            Some(hook) => hook.authorize(identity, conference.as_ref()),
+        };
+        match decision {
+            Authorization::Allow => Grant::Ready(self.context(user, conference, force_new)),
+            Authorization::Deny => Grant::Ready(Err(self.forbidden(&user, conference.as_ref()))),
+            Authorization::Later(decision) => {
+                let this = self.clone();
+                Grant::Later(Box::pin(async move {
+                    if decision.await {
+                        this.context(user, conference, force_new)
+                    } else {
+                        Err(this.forbidden(&user, conference.as_ref()))
+                    }
+                }))
+            }
+        }
+    }
+
+    fn forbidden(&self, user: &CallstatsUser, conference: Option<&ConferenceId>) -> Rejection {
+        let rejection = Rejection::conference_forbidden(conference);
+        self.reject(rejection, Some(user.id()))
     }
 
     /// Signs (or reuses) a token and assembles the context.

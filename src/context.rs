@@ -91,6 +91,10 @@ impl CallstatsContext {
         &self.token
     }
 
+    pub(crate) fn token_shared(&self) -> &Arc<IssuedToken> {
+        &self.token
+    }
+
     /// The token's expiry, Unix seconds.
     pub fn expires_at(&self) -> u64 {
         self.token.expires_at()

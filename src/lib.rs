@@ -64,6 +64,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod audit;
+pub mod authorize;
 mod callstats;
 pub mod clock;
 pub mod conference;
@@ -76,6 +77,8 @@ pub mod identity;
 pub mod jwks;
 pub mod keys;
 pub mod layer;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod rejection;
 mod response;
 pub mod token;
