@@ -22,9 +22,9 @@ use std::{
 };
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use http::HeaderName;
 use http::{Request, Response};
 use tower::{Service, ServiceExt, service_fn};
-use http::HeaderName;
 use tower_callstats::{Callstats, ConferenceIdSource, Identity, SigningKey, TokenIssuer};
 use tower_layer::Layer;
 

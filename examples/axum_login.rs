@@ -37,7 +37,9 @@ use axum_login::{
     tower_sessions::{MemoryStore, SessionManagerLayer},
 };
 use serde::Deserialize;
-use tower_callstats::{Callstats, CallstatsContext, ConferenceIdSource, Identity, SigningKey, TokenIssuer, UserIdStrategy};
+use tower_callstats::{
+    Callstats, CallstatsContext, ConferenceIdSource, Identity, SigningKey, TokenIssuer, UserIdStrategy,
+};
 
 /// A user of the app.
 #[derive(Clone)]

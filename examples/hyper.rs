@@ -63,8 +63,7 @@ pub fn app(
     impl tower::Service<Request<Incoming>, Response = AppResponse, Error = Infallible, Future: Send> + Clone,
     ConfigError,
 > {
-    let callstats =
-        Callstats::new(issuer).conference_id(ConferenceIdSource::path_template("/rooms/{room}", "room")?);
+    let callstats = Callstats::new(issuer).conference_id(ConferenceIdSource::path_template("/rooms/{room}", "room")?);
     let pages = ServiceBuilder::new()
         .map_request(authenticate)
         .layer(callstats.layer())

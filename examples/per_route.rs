@@ -17,7 +17,9 @@
 //!   "token" that is just the username; your app checks a real credential).
 
 use axum::{Router, routing::get};
-use tower_callstats::{Callstats, CallstatsContext, ConferenceIdSource, Identity, SigningKey, TokenIssuer, UserIdStrategy};
+use tower_callstats::{
+    Callstats, CallstatsContext, ConferenceIdSource, Identity, SigningKey, TokenIssuer, UserIdStrategy,
+};
 
 async fn page(context: Option<CallstatsContext>) -> String {
     match context {
@@ -38,9 +40,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // What every route shares; each route clones it and changes what differs.
     let base = Callstats::new(issuer).identity(identity);
 
-    let rooms = Router::new()
-        .route("/rooms/{room}", get(page))
-        .route_layer(base.clone().conference_id(ConferenceIdSource::route_param("room")).layer());
+    let rooms = Router::new().route("/rooms/{room}", get(page)).route_layer(
+        base.clone()
+            .conference_id(ConferenceIdSource::route_param("room"))
+            .layer(),
+    );
     let calls = Router::new().route("/calls", get(page)).route_layer(
         base.clone()
             .user_id(UserIdStrategy::sha1("example.com"))

@@ -282,9 +282,15 @@ impl Callstats {
 
 /// `a, b, c` as one header value, `None` for no names.
 fn vary_value(names: impl IntoIterator<Item = HeaderName>) -> Option<HeaderValue> {
-    let joined = names.into_iter().map(|n| n.as_str().to_owned()).collect::<Vec<_>>().join(", ");
+    let joined = names
+        .into_iter()
+        .map(|n| n.as_str().to_owned())
+        .collect::<Vec<_>>()
+        .join(", ");
     // Header names are visible ASCII tokens: the joined list is always a valid value.
-    (!joined.is_empty()).then(|| HeaderValue::try_from(joined).ok()).flatten()
+    (!joined.is_empty())
+        .then(|| HeaderValue::try_from(joined).ok())
+        .flatten()
 }
 
 #[cfg(test)]

@@ -37,12 +37,7 @@
 //! assert_eq!(percent_decode(&encoded, "conferenceID").unwrap(), "интернэт room");
 //! ```
 
-use std::{
-    borrow::Borrow,
-    fmt,
-    ops::Deref,
-    sync::Arc,
-};
+use std::{borrow::Borrow, fmt, ops::Deref, sync::Arc};
 
 pub use crate::encoding::{percent_decode, percent_encode};
 use crate::{encoding::is_component_safe, response::shared_header_value};

@@ -135,7 +135,13 @@ mod tests {
         let body = response.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(&body[..], br#"{"code":"invalid_body","error":"say \"why\""}"#);
 
-        let body = Rejection::not_logged_in().response().into_body().collect().await.unwrap().to_bytes();
+        let body = Rejection::not_logged_in()
+            .response()
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes();
         assert_eq!(&body[..], br#"{"error":"User not logged in"}"#);
     }
 }

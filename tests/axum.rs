@@ -13,8 +13,7 @@ use axum::{
 use common::{assert_callstats_claims, body_json, decode_component, raw_header, verify};
 use tower::ServiceExt;
 use tower_callstats::{
-    CallstatsContext, CallstatsLayer, ConferenceIdSource, Identity, TokenEndpoint, TokenIssuer, UserIdStrategy,
-    keys::SigningKey,
+    Callstats, CallstatsContext, ConferenceIdSource, Identity, SigningKey, TokenIssuer, UserId, UserIdStrategy,
 };
 
 const APP_ID: &str = "1234567";
@@ -52,26 +51,20 @@ fn request(uri: &str, user: Option<&str>) -> Request<Body> {
 /// page with it from a query parameter and SHA1 userIDs, and a page without the layer;
 /// plus a nested router.
 fn app(issuer: TokenIssuer) -> Router {
-    let rooms = Router::new().route("/rooms/{room}", get(show)).route_layer(
-        CallstatsLayer::builder(issuer.clone())
-            .conference_id(ConferenceIdSource::route_param("room"))
-            .build()
-            .unwrap(),
-    );
+    let by_room = Callstats::new(issuer.clone()).conference_id(ConferenceIdSource::route_param("room"));
+    let rooms = Router::new()
+        .route("/rooms/{room}", get(show))
+        .route_layer(by_room.layer());
     let calls = Router::new().route("/calls", get(show)).route_layer(
-        CallstatsLayer::builder(issuer.clone())
+        Callstats::new(issuer)
             .user_id(UserIdStrategy::sha1("example.com"))
             .conference_id(ConferenceIdSource::query("c"))
-            .require_authentication()
-            .build()
-            .unwrap(),
+            .layer()
+            .require_authentication(true),
     );
-    let nested = Router::new().route("/t/{tenant}/rooms/{room}", get(show)).route_layer(
-        CallstatsLayer::builder(issuer)
-            .conference_id(ConferenceIdSource::route_param("room"))
-            .build()
-            .unwrap(),
-    );
+    let nested = Router::new()
+        .route("/t/{tenant}/rooms/{room}", get(show))
+        .route_layer(by_room.layer());
     Router::new()
         .merge(rooms)
         .merge(calls)
@@ -232,7 +225,7 @@ async fn responses_with_tokens_are_not_cacheable_by_shared_caches() {
     ] {
         let app = Router::new()
             .route("/p", get(cached))
-            .route_layer(CallstatsLayer::new(issuer_with(key())))
+            .route_layer(Callstats::new(issuer_with(key())).layer())
             .layer(Extension(app_policy));
         let response = app.oneshot(request("/p", Some("alice"))).await.unwrap();
         assert_eq!(response.headers()[header::CACHE_CONTROL], expected, "{app_policy}");
@@ -248,12 +241,11 @@ async fn handlers_read_the_context_with_the_extractor_and_the_object_form() {
     let key = key();
     let public = key.public_key_pem();
     let app = Router::new().route("/rooms/{room}", get(page)).route_layer(
-        CallstatsLayer::builder(issuer_with(key))
-            .user_id(UserIdStrategy::sha1("example.com").object_form())
+        Callstats::new(issuer_with(key))
+            .user_id(UserIdStrategy::sha1("example.com").object_form(true))
             .conference_id(ConferenceIdSource::route_param("room"))
-            .conference_server_id("sfu-eu-1")
-            .build()
-            .unwrap(),
+            .conference_server_id(UserId::new("sfu-eu-1").unwrap())
+            .layer(),
     );
     let response = app.oneshot(request("/rooms/r9", Some("alice"))).await.unwrap();
     let body = body_json(response.into_body()).await;
@@ -287,7 +279,7 @@ async fn token_endpoint_answers_like_the_docs_reference() {
     let issuer = issuer_with(key());
     let key = issuer.keys().active();
     let public = key.public_key_pem();
-    let app = Router::new().route_service("/getToken", TokenEndpoint::new(issuer));
+    let app = Router::new().route_service("/getToken", Callstats::new(issuer).endpoint());
 
     let response = app
         .clone()
@@ -370,10 +362,9 @@ async fn token_endpoint_answers_like_the_docs_reference() {
 
 #[tokio::test]
 async fn token_endpoint_can_take_the_conference_from_the_referer() {
-    let endpoint = TokenEndpoint::builder(issuer_with(key()))
-        .conference_id_from_referer(ConferenceIdSource::path_template("/rooms/{room}", "room").unwrap())
-        .build()
-        .unwrap();
+    let endpoint = Callstats::new(issuer_with(key()))
+        .endpoint()
+        .conference_id_from_referer(ConferenceIdSource::path_template("/rooms/{room}", "room").unwrap());
     let app = Router::new().route_service("/getToken", endpoint);
     let mut request = post("", "application/json", Some("ann"));
     request.headers_mut().insert(
@@ -397,25 +388,15 @@ async fn over_a_real_tcp_connection() {
     let issuer = issuer_with(key());
     let key = issuer.keys().active();
     let public = key.public_key_pem();
-    let app = app(issuer).layer(axum::middleware::from_fn(
-        |mut request: axum::extract::Request, next: axum::middleware::Next| async move {
-            // Stand-in for the app's session layer: trust a test header.
-            if let Some(user) = request.headers().get("x-test-user").and_then(|v| v.to_str().ok()) {
-                let identity = Identity::new(user);
-                request.extensions_mut().insert(identity);
-            }
-            next.run(request).await
-        },
-    ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    // Stand-in for the app's session layer: trust a test header.
+    let app = app(issuer).layer(axum::middleware::from_fn(common::identity_from_test_header));
+    let addr = common::serve(app).await;
 
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Empty<bytes::Bytes>>();
     let uri = format!("http://{addr}/rooms/%D0%B8%D0%BD");
     let request = Request::get(&uri)
-        .header("x-test-user", "carol")
+        .header(common::TEST_USER_HEADER, "carol")
         .body(Default::default())
         .unwrap();
     let response = client.request(request).await.unwrap();
@@ -430,5 +411,4 @@ async fn over_a_real_tcp_connection() {
         .await
         .unwrap();
     assert!(!response.headers().contains_key("x-callstats-token"));
-    server.abort();
 }

@@ -1,10 +1,10 @@
 //! examples/axum_login.rs: the identity comes from axum-login's `AuthSession`, and the
 //! room page and the token endpoint agree on the userID.
 
+mod common;
 #[allow(dead_code)]
 #[path = "../examples/axum_login.rs"]
 mod example;
-mod common;
 
 use axum::{Router, body::Body};
 use http::{Request, StatusCode, header};

@@ -11,6 +11,7 @@
 
 #[path = "../examples/demo/app.rs"]
 mod app;
+mod common;
 #[path = "../examples/demo/session.rs"]
 mod session;
 
@@ -22,14 +23,9 @@ use std::{
 };
 
 use axum::{Router, body::Body};
-use http::{HeaderValue, Method, Request, StatusCode, header};
-use http_body_util::BodyExt;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use tower::ServiceExt;
-use tower_callstats::{
-    Claims, ConferenceIdSource, Identity, TokenEndpoint, TokenIssuer,
-    keys::{KeyRing, SigningKey},
-};
+use tower_callstats::{Callstats, ConferenceIdSource, Identity, KeyRing, SigningKey, TokenIssuer};
 
 /// Inputs tried, over all tests of this file (printed by each test).
 static TRIED: AtomicUsize = AtomicUsize::new(0);
@@ -110,7 +106,7 @@ impl Row {
 
 struct Demo {
     router: Router,
-    ring: std::sync::Arc<KeyRing>,
+    ring: KeyRing,
     alice: String,
     long_name: String,
 }
@@ -181,9 +177,9 @@ fn check(name: &str, expect: Expect, outcome: &Outcome, ring: &KeyRing) {
                 (None, Some(t)) => t.as_str().unwrap().to_owned(),
                 (None, None) => panic!("{name}: no token"),
             };
-            let claims = verify(&jwt, ring);
-            assert_eq!(claims.user_id, user, "{name}: the userID comes from the session");
-            assert_eq!(claims.app_id, "demo-app");
+            let claims = common::verify_with_ring(&jwt, ring);
+            assert_eq!(claims["userID"], user, "{name}: the userID comes from the session");
+            assert_eq!(claims["appID"], "demo-app");
             // A token response is never stored by a cache and varies with the cookie.
             assert_eq!(headers[header::CACHE_CONTROL], "no-store", "{name}");
             let vary: Vec<_> = headers
@@ -227,13 +223,16 @@ fn checked(name: &str, expect: Expect, outcome: &Outcome, ring: &KeyRing) -> Opt
     })
 }
 
-fn verify(jwt: &str, ring: &KeyRing) -> Claims {
-    let kid = jsonwebtoken::decode_header(jwt).unwrap().kid.unwrap();
-    let jwk = ring.jwks().keys.into_iter().find(|k| k.kid == kid).unwrap();
-    let key = DecodingKey::from_ec_components(&jwk.x, &jwk.y).unwrap();
-    let mut validation = Validation::new(Algorithm::ES256);
-    validation.validate_aud = false;
-    jsonwebtoken::decode::<Claims>(jwt, &key, &validation).unwrap().claims
+/// Fails the test with every failed row, or counts the rows as tried.
+fn assert_rows_passed(failures: &[String], count: usize, what: &str) {
+    assert!(
+        failures.is_empty(),
+        "{} of {count} rows failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    TRIED.fetch_add(count, Ordering::SeqCst);
+    println!("hostile: {count} {what} rows passed");
 }
 
 async fn run(router: &Router, row: Row, cookie: Option<String>) -> Outcome {
@@ -248,7 +247,7 @@ async fn run(router: &Router, row: Row, cookie: Option<String>) -> Outcome {
     let response = router.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let bytes = common::body_bytes(response.into_body()).await;
     Outcome {
         status,
         headers,
@@ -860,14 +859,7 @@ async fn demo_routes_refuse_hostile_input_without_tokens() {
         let outcome = run(&demo.router, row, cookie).await;
         failures.extend(checked(name, expect, &outcome, &demo.ring));
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {count} rows failed:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
-    TRIED.fetch_add(count, Ordering::SeqCst);
-    println!("hostile: {count} demo rows passed");
+    assert_rows_passed(&failures, count, "demo");
 }
 
 /// The endpoint on its own, with every conferenceID source a hostile client can reach:
@@ -875,14 +867,13 @@ async fn demo_routes_refuse_hostile_input_without_tokens() {
 #[tokio::test]
 async fn token_endpoint_refuses_hostile_referers_and_headers() {
     use Expect::*;
-    let ring = std::sync::Arc::new(KeyRing::new(SigningKey::generate("dev-key").unwrap()));
-    let issuer = TokenIssuer::builder("demo-app", ring.clone()).build().unwrap();
+    let ring = KeyRing::new(SigningKey::generate("dev-key").unwrap());
+    let callstats = Callstats::new(TokenIssuer::builder("demo-app", ring.clone()).build().unwrap());
     let endpoint = |source: ConferenceIdSource| {
-        TokenEndpoint::builder(issuer.clone())
+        callstats
+            .endpoint()
             .conference_id_from_referer(ConferenceIdSource::path_template("/rooms/{room}", "room").unwrap())
             .conference_id(source)
-            .build()
-            .unwrap()
     };
     // The app's authentication: every request here is alice's, whatever it says.
     let auth = axum::middleware::from_fn(
@@ -894,7 +885,7 @@ async fn token_endpoint_refuses_hostile_referers_and_headers() {
     let router = Router::new()
         .route_service(
             "/getToken",
-            endpoint(ConferenceIdSource::header("x-conference").unwrap()),
+            endpoint(ConferenceIdSource::header(HeaderName::from_static("x-conference"))),
         )
         .route_service("/q/getToken", endpoint(ConferenceIdSource::query("room")))
         .layer(auth);
@@ -1064,14 +1055,7 @@ async fn token_endpoint_refuses_hostile_referers_and_headers() {
         let outcome = run(&router, row, None).await;
         failures.extend(checked(name, expect, &outcome, &ring));
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {count} rows failed:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
-    TRIED.fetch_add(count, Ordering::SeqCst);
-    println!("hostile: {count} endpoint rows passed");
+    assert_rows_passed(&failures, count, "endpoint");
 }
 
 /// Sends raw bytes to a real server and returns the response, or `None` if the server
@@ -1115,10 +1099,7 @@ fn raw_request(addr: SocketAddr, request: &[u8]) -> Option<Outcome> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn raw_bytes_on_the_wire_never_reach_the_app() {
     let demo = demo().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let router = demo.router.clone();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let addr = common::serve(demo.router.clone()).await;
 
     let alice = demo.alice.clone();
     let get = |target: &[u8], extra: &[u8]| {
@@ -1251,12 +1232,5 @@ async fn raw_bytes_on_the_wire_never_reach_the_app() {
         );
         failures.extend(checked(name, expect, &outcome, &demo.ring));
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {count} rows failed:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
-    TRIED.fetch_add(count, Ordering::SeqCst);
-    println!("hostile: {count} raw rows passed");
+    assert_rows_passed(&failures, count, "raw");
 }

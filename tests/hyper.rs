@@ -13,7 +13,7 @@ use hyper_util::{
     server::conn::auto,
     service::TowerToHyperService,
 };
-use tower_callstats::{TokenIssuer, keys::SigningKey};
+use tower_callstats::{SigningKey, TokenIssuer};
 
 #[tokio::test]
 async fn tokens_through_a_plain_hyper_server_verify_and_ids_round_trip() {

@@ -8,18 +8,10 @@
 
 mod common;
 
-use std::{
-    path::{Path, PathBuf},
-    sync::Arc,
-    time::Duration,
-};
+use std::{path::PathBuf, time::Duration};
 
-use common::Captured;
-
-use tower_callstats::{
-    TokenIssuer, UserId,
-    keys::{KeyError, KeyRing, SigningKey},
-};
+use common::{Captured, fixture_path, pem_body_lines, truncated_pem};
+use tower_callstats::{KeyError, KeyRing, SigningKey, TokenIssuer, UserId};
 
 /// A scratch directory, removed on drop.
 struct Scratch(PathBuf);
@@ -45,20 +37,8 @@ impl Drop for Scratch {
     }
 }
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
-}
-
 /// The advice every key error ends with.
 const EXPECTED: &str = "expected an unencrypted P-256 (prime256v1) EC private key in PEM";
-
-/// A valid SEC1 key with one base64 line of its body removed: the armour is intact,
-/// the DER inside is not.
-fn truncated(pem: &str) -> String {
-    let mut lines: Vec<&str> = pem.lines().collect();
-    lines.remove(2);
-    lines.join("\n") + "\n"
-}
 
 #[test]
 fn bad_key_files_at_start_up_say_what_was_found_and_what_is_expected() {
@@ -85,7 +65,7 @@ fn bad_key_files_at_start_up_say_what_was_found_and_what_is_expected() {
         ),
         (
             "truncated PEM body",
-            scratch.file("truncated.pem", truncated(&good)),
+            scratch.file("truncated.pem", truncated_pem(&good)),
             "does not parse",
         ),
         (
@@ -106,12 +86,12 @@ fn bad_key_files_at_start_up_say_what_was_found_and_what_is_expected() {
             scratch.file("half.pem", &good[..good.len() / 2]),
             "no PEM block",
         ),
-        ("public key", fixture("sec1_public.pem"), "found a public key"),
-        ("secp256k1", fixture("secp256k1.pem"), "found a secp256k1 key"),
-        ("RSA", fixture("rsa_pkcs8.pem"), "found an RSA private key"),
+        ("public key", fixture_path("sec1_public.pem"), "found a public key"),
+        ("secp256k1", fixture_path("secp256k1.pem"), "found a secp256k1 key"),
+        ("RSA", fixture_path("rsa_pkcs8.pem"), "found an RSA private key"),
         (
             "encrypted",
-            fixture("encrypted_pkcs8.pem"),
+            fixture_path("encrypted_pkcs8.pem"),
             "found an encrypted private key",
         ),
     ];
@@ -132,9 +112,9 @@ fn bad_key_files_at_start_up_say_what_was_found_and_what_is_expected() {
             assert!(message.contains(&*path.to_string_lossy()), "{name}: {message}");
         }
         // No key material in the message or the Debug output.
-        for line in good.lines().filter(|l| !l.starts_with("-----")) {
+        for line in pem_body_lines(&good) {
             assert!(
-                !message.contains(line) && !format!("{error:?}").contains(line),
+                !message.contains(&line) && !format!("{error:?}").contains(&line),
                 "{name}"
             );
         }
@@ -144,19 +124,14 @@ fn bad_key_files_at_start_up_say_what_was_found_and_what_is_expected() {
 
 #[test]
 fn a_key_file_that_turns_bad_at_reload_leaves_the_current_key_active() {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_writer(captured.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = Captured::install(tracing::Level::INFO);
 
     let scratch = Scratch::new("reload");
     let grace = Duration::from_secs(600);
     let first = SigningKey::generate("key-1").unwrap();
     let path = scratch.file("key.pem", first.to_sec1_pem());
-    let ring = Arc::new(KeyRing::new(SigningKey::from_pem_file("key-1", &path).unwrap()));
-    let issuer = TokenIssuer::builder("app", ring.clone()).no_cache().build().unwrap();
+    let ring = KeyRing::new(SigningKey::from_pem_file("key-1", &path).unwrap());
+    let issuer = TokenIssuer::builder("app", ring.clone()).cache(false).build().unwrap();
     let user = UserId::new("alice").unwrap();
     let signer = |issuer: &TokenIssuer| issuer.issue(&user, None).unwrap().claims().key_id.clone();
 
@@ -173,7 +148,7 @@ fn a_key_file_that_turns_bad_at_reload_leaves_the_current_key_active() {
     // the error, and changes nothing.
     let third = SigningKey::generate("key-3").unwrap();
     let bad: Vec<(&str, Option<String>, &str)> = vec![
-        ("truncated", Some(truncated(&third.to_sec1_pem())), "does not parse"),
+        ("truncated", Some(truncated_pem(&third.to_sec1_pem())), "does not parse"),
         ("emptied", Some(String::new()), "found an empty input"),
         (
             "half written",

@@ -17,14 +17,8 @@
 
 mod common;
 
-use tower_callstats::{
-    TokenIssuer, UserId,
-    keys::{KeyError, SigningKey},
-};
-
-fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-}
+use common::fixture;
+use tower_callstats::{KeyError, SigningKey, TokenIssuer, UserId};
 
 #[test]
 fn sec1_and_pkcs8_keys_from_openssl_both_sign_verifiable_tokens() {
@@ -99,7 +93,7 @@ fn garbage_and_truncated_keys_fail_cleanly() {
 fn debug_output_never_shows_key_material() {
     let pem = fixture("sec1.pem");
     let key = SigningKey::from_pem("kid-1", &pem).unwrap();
-    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let body: String = common::pem_body_lines(&pem).concat();
     let debug = format!("{key:?}");
     assert!(debug.contains("kid-1"));
     // The first 48 base64 characters encode the SEC1 header and the private scalar

@@ -8,26 +8,18 @@
 
 mod common;
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use axum::{Extension, Router, body::Body, routing::get};
+use common::{Captured, pem_body_lines};
 use http::Request;
-use http_body_util::BodyExt;
 use tower::ServiceExt;
-use tower_callstats::{
-    CallstatsContext, CallstatsLayer, ConferenceIdSource, Identity, TokenEndpoint, TokenIssuer,
-    keys::{KeyRing, SigningKey},
-};
+use tower_callstats::{Callstats, CallstatsContext, ConferenceIdSource, Identity, KeyRing, SigningKey, TokenIssuer};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnRequest, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use common::Captured;
-
 fn app(issuer: TokenIssuer) -> Router {
-    let layer = CallstatsLayer::builder(issuer.clone())
-        .conference_id(ConferenceIdSource::route_param("room"))
-        .build()
-        .unwrap();
+    let callstats = Callstats::new(issuer).conference_id(ConferenceIdSource::route_param("room"));
     Router::new()
         .route(
             "/rooms/{room}",
@@ -38,8 +30,8 @@ fn app(issuer: TokenIssuer) -> Router {
                 "page"
             }),
         )
-        .route_layer(layer)
-        .route_service("/getToken", TokenEndpoint::new(issuer))
+        .route_layer(callstats.layer())
+        .route_service("/getToken", callstats.endpoint())
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(Level::TRACE).include_headers(true))
@@ -62,41 +54,28 @@ fn app(issuer: TokenIssuer) -> Router {
 async fn send(app: &Router, request: Request<Body>) -> (http::StatusCode, http::HeaderMap, String) {
     let response = app.clone().oneshot(request).await.unwrap();
     let (parts, body) = response.into_parts();
-    let body = body.collect().await.unwrap().to_bytes();
+    let body = common::body_bytes(body).await;
     (parts.status, parts.headers, String::from_utf8_lossy(&body).into_owned())
 }
 
-fn jti_of(jwt: &str) -> String {
-    let claims: tower_callstats::Claims = jsonwebtoken::dangerous::insecure_decode::<tower_callstats::Claims>(jwt)
+/// The room page `path`, as the logged-in user.
+fn page(path: &str) -> Request<Body> {
+    Request::get(path)
+        .header("x-test-login", "1")
+        .body(Body::empty())
         .unwrap()
-        .claims;
-    claims.jti
-}
-
-/// The base64 lines of a PEM document (its key material), without the armour.
-fn pem_body_lines(pem: &str) -> Vec<String> {
-    pem.lines()
-        .filter(|l| !l.starts_with("-----") && !l.is_empty())
-        .map(str::to_owned)
-        .collect()
 }
 
 #[tokio::test]
 async fn tokens_and_private_keys_never_reach_the_logs_but_jtis_do() {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(Level::TRACE)
-        .with_ansi(false)
-        .with_writer(captured.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = Captured::install(Level::TRACE);
 
     let key = SigningKey::generate("key-1").unwrap();
     let secrets: Vec<String> = [key.to_pkcs8_pem(), key.to_sec1_pem()]
         .iter()
         .flat_map(|pem| pem_body_lines(pem))
         .collect();
-    let ring = Arc::new(KeyRing::new(key));
+    let ring = KeyRing::new(key);
     let issuer = TokenIssuer::builder("app-1", ring.clone()).build().unwrap();
     tracing::debug!(?ring, ?issuer, "configured");
     let app = app(issuer.clone());
@@ -104,26 +83,12 @@ async fn tokens_and_private_keys_never_reach_the_logs_but_jtis_do() {
     let mut tokens = Vec::new();
 
     // 1. The layer: a room page.
-    let (status, headers, _) = send(
-        &app,
-        Request::get("/rooms/room-1")
-            .header("x-test-login", "1")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let (status, headers, _) = send(&app, page("/rooms/room-1")).await;
     assert_eq!(status, 200);
     tokens.push(headers["x-callstats-token"].to_str().unwrap().to_owned());
 
     // 2. The same page again: the cached token is reused (a "reused" event).
-    let (_, headers, _) = send(
-        &app,
-        Request::get("/rooms/room-1")
-            .header("x-test-login", "1")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let (_, headers, _) = send(&app, page("/rooms/room-1")).await;
     assert_eq!(headers["x-callstats-token"].to_str().unwrap(), tokens[0]);
 
     // 3. The endpoint, and a forced new signature.
@@ -146,14 +111,7 @@ async fn tokens_and_private_keys_never_reach_the_logs_but_jtis_do() {
     }
 
     // 4. Rejections: an invalid conferenceID, no session.
-    let (status, _, _) = send(
-        &app,
-        Request::get("/rooms/%0D%0A")
-            .header("x-test-login", "1")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let (status, _, _) = send(&app, page("/rooms/%0D%0A")).await;
     assert_eq!(status, 400);
     let (status, _, _) = send(&app, Request::post("/getToken").body(Body::empty()).unwrap()).await;
     assert_eq!(status, 403);
@@ -164,14 +122,7 @@ async fn tokens_and_private_keys_never_reach_the_logs_but_jtis_do() {
     let next_pem = next.to_pkcs8_pem();
     let mut secrets_next = pem_body_lines(&next_pem);
     ring.rotate(next, Duration::from_secs(600));
-    let (_, headers, _) = send(
-        &app,
-        Request::get("/rooms/room-3")
-            .header("x-test-login", "1")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let (_, headers, _) = send(&app, page("/rooms/room-3")).await;
     tokens.push(headers["x-callstats-token"].to_str().unwrap().to_owned());
 
     let dir = std::env::temp_dir().join(format!("tower-callstats-logs-{}", std::process::id()));
@@ -179,9 +130,7 @@ async fn tokens_and_private_keys_never_reach_the_logs_but_jtis_do() {
     let corrupt = dir.join("corrupt.pem");
     let third = SigningKey::generate("key-3").unwrap().to_sec1_pem();
     // A real key whose DER is cut short: the PEM armour is intact, the key is not.
-    let mut lines: Vec<&str> = third.lines().collect();
-    lines.remove(2);
-    std::fs::write(&corrupt, lines.join("\n")).unwrap();
+    std::fs::write(&corrupt, common::truncated_pem(&third)).unwrap();
     secrets_next.extend(pem_body_lines(&third));
     let error = ring
         .reload_from_file("key-3", &corrupt, Duration::from_secs(600))
@@ -206,8 +155,9 @@ async fn tokens_and_private_keys_never_reach_the_logs_but_jtis_do() {
     distinct.dedup();
     assert_eq!(distinct.len(), 4, "layer, endpoint, forced, rotated: four tokens");
     for jwt in &distinct {
-        let jti = jti_of(jwt);
-        assert!(logs.contains(&jti), "jti {jti} is in the audit log");
+        let claims = common::decode_unverified(jwt);
+        let jti = claims["jti"].as_str().unwrap();
+        assert!(logs.contains(jti), "jti {jti} is in the audit log");
         if let Some(line) = logs.lines().find(|l| l.contains(jwt.as_str())) {
             panic!("a token reached the logs: {line}");
         }

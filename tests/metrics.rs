@@ -14,9 +14,8 @@ use metrics_util::{
 };
 use tower::ServiceExt;
 use tower_callstats::{
-    CallstatsLayer, Identity, TokenEndpoint, TokenIssuer, UserId,
+    Callstats, Identity, SigningKey, TokenIssuer, UserId,
     audit::{Action, Audit, AuditEvent, TOKENS_TOTAL, TracingAudit, describe_metrics},
-    keys::SigningKey,
 };
 
 /// `action` label -> count, for `callstats_tokens_total`; and its description.
@@ -84,9 +83,10 @@ fn tokens_are_counted_by_action() {
 
             // Through the layer: alice again (reused), bob (issued), anonymous (passed
             // through: no decision, no count).
+            let callstats = Callstats::new(issuer);
             let app = Router::new()
                 .route("/", get(|| async { "ok" }))
-                .route_layer(CallstatsLayer::new(issuer.clone()));
+                .route_layer(callstats.layer());
             for user in [Some("alice"), Some("bob"), None] {
                 let mut request = Request::get("/").body(Body::empty()).unwrap();
                 if let Some(user) = user {
@@ -97,7 +97,7 @@ fn tokens_are_counted_by_action() {
 
             // The endpoint without a session: rejected.
             let request = Request::post("/getToken").body(Body::empty()).unwrap();
-            let response = TokenEndpoint::new(issuer).oneshot(request).await.unwrap();
+            let response = callstats.endpoint().oneshot(request).await.unwrap();
             assert_eq!(response.status(), 403);
         });
         // Signing failures cannot be provoked from outside; the audit counts them the same way.

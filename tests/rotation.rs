@@ -25,6 +25,8 @@
 //! after each rotation must list the new key first and every key still in its grace
 //! period.
 
+mod common;
+
 use std::{
     collections::HashMap,
     net::SocketAddr,
@@ -35,15 +37,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use axum::{Router, extract::Request, middleware::Next, response::Response, routing::get};
+use axum::{Router, routing::get};
 use bytes::Bytes;
+use common::{TEST_USER_HEADER, Time, jwk_key, serve, try_verify};
 use http_body_util::{BodyExt, Full};
 use hyper_util::{client::legacy::Client, rt::TokioExecutor};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use tower_callstats::{
-    CallstatsLayer, Claims, ConferenceIdSource, Identity, JwksService, TokenEndpoint, TokenIssuer,
-    clock::ManualClock,
-    keys::{KeyRing, SigningKey},
+    Callstats, ConferenceIdSource, JwksService, KeyRing, SigningKey, TokenIssuer, clock::ManualClock,
 };
 
 /// Concurrent clients.
@@ -64,42 +64,20 @@ const TTL: Duration = Duration::from_secs(300);
 
 type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
 
-/// The app's own authentication, standing in for a session layer: the user is named
-/// by a test header.
-async fn test_auth(mut request: Request, next: Next) -> Response {
-    let user = request
-        .headers()
-        .get("x-test-user")
-        .and_then(|v| v.to_str().ok())
-        .map(Identity::new);
-    if let Some(identity) = user {
-        request.extensions_mut().insert(identity);
-    }
-    next.run(request).await
-}
-
-fn app(ring: Arc<KeyRing>) -> Router {
+/// The app, with its own authentication standing in for a session layer: the user is
+/// named by a test header. The JWKS is served from the ring itself.
+fn app(ring: KeyRing) -> Router {
     let issuer = TokenIssuer::builder("rotation-app", ring.clone())
         .ttl(TTL)
         .build()
         .unwrap();
-    let layer = CallstatsLayer::builder(issuer.clone())
-        .conference_id(ConferenceIdSource::route_param("room"))
-        .build()
-        .unwrap();
+    let callstats = Callstats::new(issuer).conference_id(ConferenceIdSource::route_param("room"));
     Router::new()
         .route("/rooms/{room}", get(|| async { "room page" }))
-        .route_layer(layer)
-        .route_service("/getToken", TokenEndpoint::new(issuer))
+        .route_layer(callstats.layer())
+        .route_service("/getToken", callstats.endpoint())
         .route_service("/.well-known/jwks.json", JwksService::new(ring))
-        .layer(axum::middleware::from_fn(test_auth))
-}
-
-async fn serve(router: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    addr
+        .layer(axum::middleware::from_fn(common::identity_from_test_header))
 }
 
 fn client() -> HttpClient {
@@ -141,15 +119,6 @@ async fn fetch_jwks(client: &HttpClient, addr: SocketAddr) -> JwkDoc {
     doc
 }
 
-fn verify(token: &str, x: &str, y: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
-    let key = DecodingKey::from_ec_components(x, y)?;
-    let mut validation = Validation::new(Algorithm::ES256);
-    validation.required_spec_claims = ["exp", "nbf"].iter().map(|s| s.to_string()).collect();
-    validation.validate_nbf = true;
-    validation.validate_aud = false;
-    jsonwebtoken::decode::<Claims>(token, &key, &validation).map(|data| data.claims)
-}
-
 fn key_index(kid: &str) -> u64 {
     kid.strip_prefix("k").and_then(|n| n.parse().ok()).unwrap_or(u64::MAX)
 }
@@ -172,7 +141,7 @@ struct Timeline {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_stay_valid_while_keys_rotate_under_load() {
-    let ring = Arc::new(KeyRing::new(SigningKey::generate("k0").unwrap()));
+    let ring = KeyRing::new(SigningKey::generate("k0").unwrap());
     let addr = serve(app(ring.clone())).await;
     let grace = TTL * 2;
 
@@ -218,7 +187,7 @@ async fn tokens_stay_valid_while_keys_rotate_under_load() {
                 let room = format!("room-{}", n % 7);
                 let request = if n % 2 == 0 {
                     http::Request::get(format!("http://{addr}/rooms/{room}"))
-                        .header("x-test-user", &user)
+                        .header(TEST_USER_HEADER, &user)
                         .body(Full::default())
                         .unwrap()
                 } else {
@@ -226,7 +195,7 @@ async fn tokens_stay_valid_while_keys_rotate_under_load() {
                     // come from the token cache.
                     let body = serde_json::json!({"conferenceID": room, "forceNew": n % 4 == 1});
                     http::Request::post(format!("http://{addr}/getToken"))
-                        .header("x-test-user", &user)
+                        .header(TEST_USER_HEADER, &user)
                         .header("content-type", "application/json")
                         .body(Full::new(Bytes::from(body.to_string())))
                         .unwrap()
@@ -348,17 +317,18 @@ async fn tokens_stay_valid_while_keys_rotate_under_load() {
             .published
             .get(&kid)
             .unwrap_or_else(|| panic!("kid {kid} was never published"));
-        let claims = verify(&seen.jwt, x, y).unwrap_or_else(|e| panic!("token under {kid} does not verify: {e}"));
-        assert_eq!(claims.key_id, kid, "keyID claim and kid header agree");
-        assert_eq!(claims.user_id, seen.user);
-        assert_eq!(claims.app_id, "rotation-app");
+        let claims = try_verify(&seen.jwt, &jwk_key(x, y), Time::Now)
+            .unwrap_or_else(|e| panic!("token under {kid} does not verify: {e}"));
+        assert_eq!(claims["keyID"], kid.as_str(), "keyID claim and kid header agree");
+        assert_eq!(claims["userID"], seen.user.as_str());
+        assert_eq!(claims["appID"], "rotation-app");
         // Still published now, so verifiers that fetch the JWKS today find it.
         let now = live
             .keys
             .iter()
             .find(|k| k.kid == kid)
             .unwrap_or_else(|| panic!("{kid} no longer published"));
-        verify(&seen.jwt, &now.x, &now.y).unwrap();
+        try_verify(&seen.jwt, &jwk_key(&now.x, &now.y), Time::Now).unwrap();
 
         let j = key_index(&kid);
         assert!(
@@ -368,15 +338,15 @@ async fn tokens_stay_valid_while_keys_rotate_under_load() {
         );
         assert!(j <= seen.after, "token signed by {kid} before it was rotated in");
         if let Some(retired) = timeline.retired_at.get(&j) {
+            let exp = claims["exp"].as_u64().expect("exp is a number");
             assert!(
-                claims.exp <= retired + grace.as_secs(),
-                "token of {kid} expires at {} after its key stops being published at {}",
-                claims.exp,
+                exp <= retired + grace.as_secs(),
+                "token of {kid} expires at {exp} after its key stops being published at {}",
                 retired + grace.as_secs()
             );
         }
         *per_key.entry(j).or_default() += 1;
-        distinct.insert(claims.jti);
+        distinct.insert(claims["jti"].clone());
     }
     for j in 0..=ROTATIONS {
         assert!(
@@ -398,7 +368,7 @@ async fn tokens_stay_valid_while_keys_rotate_under_load() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retired_keys_leave_the_jwks_when_their_grace_period_ends() {
     let clock = ManualClock::at_unix(1_700_000_000);
-    let ring = Arc::new(KeyRing::with_clock(SigningKey::generate("k0").unwrap(), clock.clone()));
+    let ring = KeyRing::with_clock(SigningKey::generate("k0").unwrap(), clock.clone());
     let addr = serve(app(ring.clone())).await;
     let http = client();
     let kids = |doc: JwkDoc| doc.keys.into_iter().map(|k| k.kid).collect::<Vec<_>>();
@@ -418,7 +388,7 @@ async fn retired_keys_leave_the_jwks_when_their_grace_period_ends() {
     let response = http
         .request(
             http::Request::get(format!("http://{addr}/rooms/r"))
-                .header("x-test-user", "ann")
+                .header(TEST_USER_HEADER, "ann")
                 .body(Full::default())
                 .unwrap(),
         )
@@ -433,8 +403,8 @@ async fn retired_keys_leave_the_jwks_when_their_grace_period_ends() {
 /// out a key that was already replaced when the signer started.
 #[test]
 fn rotation_races_with_signers_without_retired_keys() {
-    let ring = Arc::new(KeyRing::new(SigningKey::generate("k0").unwrap()));
-    let issuer = TokenIssuer::builder("race", ring.clone()).no_cache().build().unwrap();
+    let ring = KeyRing::new(SigningKey::generate("k0").unwrap());
+    let issuer = TokenIssuer::builder("race", ring.clone()).cache(false).build().unwrap();
     let active = Arc::new(AtomicU64::new(0));
     let signed = Arc::new(AtomicUsize::new(0));
     const ROUNDS: u64 = 200;

@@ -2,6 +2,7 @@
 //! tower-sessions is what gets a user a token, and the userID is derived from that
 //! session's ID.
 
+mod common;
 #[path = "../examples/tower_sessions.rs"]
 #[allow(dead_code)]
 mod example;
@@ -10,11 +11,10 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, StatusCode, header};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper_util::{client::legacy::Client, rt::TokioExecutor};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
-use tower_callstats::{Identity, TokenIssuer, UserIdStrategy, keys::SigningKey};
+use tower_callstats::{Callstats, Identity, SigningKey, TokenIssuer, UserIdStrategy};
 
 const SECRET: &[u8] = b"a test secret of at least sixteen bytes";
 
@@ -40,10 +40,8 @@ async fn start() -> Server {
     let key = SigningKey::generate("key-1").unwrap();
     let public_key_pem = key.public_key_pem();
     let issuer = TokenIssuer::builder("app-1", key).build().unwrap();
-    let app = example::app(issuer, UserIdStrategy::ephemeral(SECRET).unwrap()).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let app = example::app(Callstats::new(issuer).user_id(UserIdStrategy::ephemeral(SECRET).unwrap()));
+    let addr = common::serve(app).await;
     Server {
         addr,
         public_key_pem,
@@ -68,7 +66,7 @@ impl Server {
         Reply {
             status: parts.status,
             headers: parts.headers,
-            body: body.collect().await.unwrap().to_bytes(),
+            body: common::body_bytes(body).await,
         }
     }
 
@@ -83,11 +81,8 @@ impl Server {
     }
 
     /// Verifies a JWT with `jsonwebtoken` and the public key; returns its claims.
-    fn verify(&self, jwt: &str) -> Value {
-        let key = DecodingKey::from_ec_pem(self.public_key_pem.as_bytes()).unwrap();
-        jsonwebtoken::decode::<Value>(jwt, &key, &Validation::new(Algorithm::ES256))
-            .unwrap()
-            .claims
+    fn verify(&self, jwt: &str) -> common::Claims {
+        common::verify(jwt, &self.public_key_pem).1
     }
 }
 

@@ -12,7 +12,9 @@ use axum::{
     response::{Html, IntoResponse, Response},
     routing::{get, post},
 };
-use tower_callstats::{Callstats, CallstatsContext, ConferenceIdSource, KeyRing, SigningKey, TokenIssuer, UserIdStrategy};
+use tower_callstats::{
+    Callstats, CallstatsContext, ConferenceIdSource, KeyRing, SigningKey, TokenIssuer, UserIdStrategy,
+};
 
 use crate::session;
 

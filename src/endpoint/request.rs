@@ -88,7 +88,8 @@ fn parse_json(bytes: &[u8]) -> Result<TokenRequest, Rejection> {
 }
 
 fn parse_form(bytes: &[u8]) -> Result<TokenRequest, Rejection> {
-    let text = std::str::from_utf8(bytes).map_err(|_| Rejection::bad_request("invalid_body", "the form body is not UTF-8"))?;
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| Rejection::bad_request("invalid_body", "the form body is not UTF-8"))?;
     let mut request = TokenRequest::default();
     for (key, value) in form_pairs(text) {
         let key = form_decode(key, "form field").map_err(|e| Rejection::bad_request("invalid_body", e.to_string()))?;

@@ -17,9 +17,7 @@ use super::{
     DEFAULT_BODY_LIMIT,
     request::{self, referer_as_request},
 };
-use crate::{
-    callstats::Callstats, conference::ConferenceIdSource, id::ConferenceId, rejection::Rejection, response,
-};
+use crate::{callstats::Callstats, conference::ConferenceIdSource, id::ConferenceId, rejection::Rejection, response};
 
 /// The token endpoint service; from [`Callstats::endpoint`]. See the [module
 /// docs](super). Cloning is cheap.

@@ -140,7 +140,11 @@ impl LayerConfig {
             Ok(user) => user,
             Err(rejection) => return Decision::Reject(rejection),
         };
-        let conference = match callstats.conference_source().map(|source| source.extract(parts)).transpose() {
+        let conference = match callstats
+            .conference_source()
+            .map(|source| source.extract(parts))
+            .transpose()
+        {
             Ok(conference) => conference,
             Err(error) => {
                 if error.is_server_error() {

@@ -56,10 +56,7 @@ impl fmt::Debug for TokenIssuer {
             .field("skew_secs", &i.skew)
             .field("conf_id_claim", &i.conf_id_claim)
             .field("extra_claims", &i.extra.keys().collect::<Vec<_>>())
-            .field(
-                "cache",
-                &i.cache.as_ref().map(|c| (c.capacity(), c.margin())),
-            )
+            .field("cache", &i.cache.as_ref().map(|c| (c.capacity(), c.margin())))
             .field("force_new_interval_secs", &i.force_new_interval)
             .finish()
     }

@@ -1,30 +1,117 @@
-//! Shared helpers for the integration tests: verifying tokens with an independent
-//! library (`jsonwebtoken`), and reading response bodies.
+//! Shared helpers for the integration tests, written once: verifying tokens with an
+//! independent library (`jsonwebtoken`), the key fixtures, reading response bodies,
+//! a stand-in for the app's authentication, and capturing `tracing` output (as text,
+//! or as structured events).
 #![allow(dead_code)]
+
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    path::PathBuf,
+    sync::{Arc, Mutex},
+};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use http_body_util::BodyExt;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation, decode, decode_header, errors::Error};
 use serde_json::{Map, Value};
-use tower_callstats::keys::SigningKey;
+use tower_callstats::{Identity, KeyRing, SigningKey};
+use tracing::{
+    Level,
+    field::{Field, Visit},
+};
+use tracing_subscriber::{layer::Context, prelude::*};
+
+// --- Tokens ---------------------------------------------------------------------------
 
 /// The claim names a callstats token carries, no more, no less (confID is opt-in).
 pub const CLAIMS: [&str; 7] = ["appID", "exp", "iat", "jti", "keyID", "nbf", "userID"];
 
-/// Verifies `jwt` with `jsonwebtoken` against the public key of `key` (as PEM, the
-/// way a verifier gets it) and returns the header and the claims.
-pub fn verify(jwt: &str, public_key_pem: &str) -> (jsonwebtoken::Header, Map<String, Value>) {
-    let key = DecodingKey::from_ec_pem(public_key_pem.as_bytes()).expect("public key PEM parses");
+/// The claims of a token, as the verifier reads them.
+pub type Claims = Map<String, Value>;
+
+/// How a verifier checks the time claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Time {
+    /// `exp` and `nbf` are required and checked against the system clock (with
+    /// `jsonwebtoken`'s default leeway of 60 s).
+    Now,
+    /// Not checked: for tokens minted on a `ManualClock`, whose times are not now.
+    Unchecked,
+}
+
+/// The public key of a PEM document (`SigningKey::public_key_pem`, the way a verifier
+/// gets it).
+pub fn pem_key(public_key_pem: &str) -> DecodingKey {
+    DecodingKey::from_ec_pem(public_key_pem.as_bytes()).expect("public key PEM parses")
+}
+
+/// The public key of a JWK's `x` and `y` coordinates.
+pub fn jwk_key(x: &str, y: &str) -> DecodingKey {
+    DecodingKey::from_ec_components(x, y).expect("JWK coordinates parse")
+}
+
+/// The public key that the header `kid` of `jwt` names in the JWKS of `ring`.
+pub fn ring_key(jwt: &str, ring: &KeyRing) -> DecodingKey {
+    let kid = decode_header(jwt)
+        .expect("header decodes")
+        .kid
+        .expect("the token names its key");
+    let jwks = ring.jwks();
+    let jwk = jwks
+        .keys
+        .iter()
+        .find(|k| k.kid == kid)
+        .unwrap_or_else(|| panic!("kid {kid} is not in the JWKS"));
+    jwk_key(&jwk.x, &jwk.y)
+}
+
+/// Verifies `jwt` (ES256, with `key`) and returns its claims, or why it does not verify.
+pub fn try_verify(jwt: &str, key: &DecodingKey, time: Time) -> Result<Claims, Error> {
     let mut validation = Validation::new(Algorithm::ES256);
-    validation.set_required_spec_claims(&["exp", "nbf"]);
-    validation.validate_nbf = true;
-    let data = decode::<Map<String, Value>>(jwt, &key, &validation).expect("token verifies");
-    (decode_header(jwt).expect("header decodes"), data.claims)
+    match time {
+        Time::Now => {
+            validation.set_required_spec_claims(&["exp", "nbf"]);
+            validation.validate_nbf = true;
+        }
+        Time::Unchecked => {
+            validation.validate_exp = false;
+            validation.validate_nbf = false;
+            validation.required_spec_claims.clear();
+        }
+    }
+    decode::<Claims>(jwt, key, &validation).map(|data| data.claims)
+}
+
+/// Verifies `jwt` against a public key PEM, times checked against now, and returns the
+/// header and the claims.
+pub fn verify(jwt: &str, public_key_pem: &str) -> (Header, Claims) {
+    let claims = try_verify(jwt, &pem_key(public_key_pem), Time::Now).expect("token verifies");
+    (decode_header(jwt).expect("header decodes"), claims)
+}
+
+/// Verifies `jwt` against a public key PEM without checking its times (a `ManualClock`
+/// token) and returns the claims.
+pub fn verify_ignoring_time(jwt: &str, public_key_pem: &str) -> Claims {
+    try_verify(jwt, &pem_key(public_key_pem), Time::Unchecked).expect("token verifies")
+}
+
+/// Verifies `jwt` under the key its `kid` names in the ring's JWKS, times checked
+/// against now, and returns the claims.
+pub fn verify_with_ring(jwt: &str, ring: &KeyRing) -> Claims {
+    try_verify(jwt, &ring_key(jwt, ring), Time::Now).expect("token verifies")
+}
+
+/// The claims of `jwt`, without verifying anything.
+pub fn decode_unverified(jwt: &str) -> Claims {
+    jsonwebtoken::dangerous::insecure_decode::<Claims>(jwt)
+        .expect("token decodes")
+        .claims
 }
 
 /// Checks the claims of a freshly issued token: exactly the callstats set, right
 /// types, and time bounds around now.
-pub fn assert_callstats_claims(claims: &Map<String, Value>, user_id: &str, app_id: &str, key: &SigningKey) {
+pub fn assert_callstats_claims(claims: &Claims, user_id: &str, app_id: &str, key: &SigningKey) {
     let mut names: Vec<&str> = claims.keys().map(String::as_str).collect();
     names.sort_unstable();
     assert_eq!(names, CLAIMS, "exactly the callstats claims");
@@ -57,6 +144,39 @@ pub fn raw_header(jwt: &str) -> String {
     let header = jwt.split('.').next().unwrap();
     String::from_utf8(URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap()
 }
+
+// --- Key fixtures ---------------------------------------------------------------------
+
+/// The path of a file in tests/fixtures/.
+pub fn fixture_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// The contents of a file in tests/fixtures/.
+pub fn fixture(name: &str) -> String {
+    let path = fixture_path(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The base64 lines of a PEM document (its key material), without the armour.
+pub fn pem_body_lines(pem: &str) -> Vec<String> {
+    pem.lines()
+        .filter(|l| !l.starts_with("-----") && !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A valid PEM key with one base64 line of its body removed: the armour is intact,
+/// the DER inside is not.
+pub fn truncated_pem(pem: &str) -> String {
+    let mut lines: Vec<&str> = pem.lines().collect();
+    lines.remove(2);
+    lines.join("\n") + "\n"
+}
+
+// --- HTTP -----------------------------------------------------------------------------
 
 /// Collects a body into bytes.
 pub async fn body_bytes<B>(body: B) -> bytes::Bytes
@@ -94,11 +214,52 @@ pub fn decode_component(value: &str) -> Vec<u8> {
     out
 }
 
+/// The test header that [`identity_from_test_header`] trusts.
+pub const TEST_USER_HEADER: &str = "x-test-user";
+
+/// Middleware standing in for the app's session layer: the request's user is the one
+/// the `x-test-user` header names (no header, no identity).
+pub async fn identity_from_test_header(
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let user = request
+        .headers()
+        .get(TEST_USER_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(Identity::new);
+    if let Some(identity) = user {
+        request.extensions_mut().insert(identity);
+    }
+    next.run(request).await
+}
+
+/// Serves `router` on a fresh port of 127.0.0.1 for the rest of the test.
+pub async fn serve(router: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    addr
+}
+
+// --- Logs as text ---------------------------------------------------------------------
+
 /// Collects what a `tracing` subscriber writes, for tests that read the logs.
 #[derive(Clone, Default)]
-pub struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+pub struct Captured(Arc<Mutex<Vec<u8>>>);
 
 impl Captured {
+    /// Captures the formatted logs up to `level` on this thread until the guard drops.
+    pub fn install(level: Level) -> (Self, tracing::subscriber::DefaultGuard) {
+        let captured = Self::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(level)
+            .with_ansi(false)
+            .with_writer(captured.clone())
+            .finish();
+        (captured, tracing::subscriber::set_default(subscriber))
+    }
+
     /// Everything written so far.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
@@ -122,4 +283,61 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
     fn make_writer(&'a self) -> Self::Writer {
         self.clone()
     }
+}
+
+// --- Logs as events -------------------------------------------------------------------
+
+/// One captured `tracing` event: target, level, and every field as text (`message`
+/// included; strings as they are, other values as `Debug`).
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub target: String,
+    pub level: Level,
+    pub fields: BTreeMap<String, String>,
+}
+
+impl Event {
+    /// The values of the named fields, `None` where the event has no such field.
+    pub fn values(&self, names: &[&str]) -> Vec<Option<&str>> {
+        names.iter().map(|n| self.fields.get(*n).map(String::as_str)).collect()
+    }
+}
+
+/// A `tracing_subscriber` layer that records every event.
+#[derive(Clone, Default)]
+struct EventCapture(Arc<Mutex<Vec<Event>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for EventCapture {
+    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+        struct Fields<'a>(&'a mut BTreeMap<String, String>);
+        impl Visit for Fields<'_> {
+            fn record_str(&mut self, field: &Field, value: &str) {
+                self.0.insert(field.name().to_owned(), value.to_owned());
+            }
+            fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+                self.0.insert(field.name().to_owned(), format!("{value:?}"));
+            }
+        }
+        let mut fields = BTreeMap::new();
+        event.record(&mut Fields(&mut fields));
+        self.0.lock().unwrap().push(Event {
+            target: event.metadata().target().to_owned(),
+            level: *event.metadata().level(),
+            fields,
+        });
+    }
+}
+
+/// Runs `f` (its synchronous part, then its future on a current-thread runtime) with
+/// a subscriber that records every event, and returns the events.
+pub fn capture_events<F: Future<Output = ()>>(f: impl FnOnce() -> F) -> Vec<Event> {
+    let capture = EventCapture::default();
+    let subscriber = tracing_subscriber::registry().with(capture.clone());
+    tracing::subscriber::with_default(subscriber, || {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f())
+    });
+    capture.0.lock().unwrap().clone()
 }
