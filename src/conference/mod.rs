@@ -4,7 +4,8 @@
 //! | --- | --- |
 //! | [`route_param`](ConferenceIdSource::route_param) | an axum route parameter, e.g. `room` in `/rooms/{room}` (use `route_layer`) |
 //! | [`path_template`](ConferenceIdSource::path_template) | the same for plain hyper: a template matched against the path |
-//! | [`url`](ConferenceIdSource::url) | host + path, e.g. `www.example.com/rooms/42` |
+//! | [`url`](ConferenceIdSource::url) | host + path, e.g. `www.example.com/rooms/42` (the host from the `Host` header) |
+//! | [`url_at`](ConferenceIdSource::url_at) | the same with a configured host |
 //! | [`query`](ConferenceIdSource::query) | a query parameter |
 //! | [`header`](ConferenceIdSource::header) | a request header (percent-encoded UTF-8) |
 //! | [`generated`](ConferenceIdSource::generated) | Unix milliseconds + 64 random bits, new on every request |
@@ -33,7 +34,7 @@
 use std::{borrow::Cow, fmt, sync::Arc, time::SystemTime};
 
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-use http::{HeaderName, request::Parts};
+use http::{HeaderName, request::Parts, uri::Authority};
 use sha1::{Digest, Sha1};
 
 mod template;
@@ -53,7 +54,7 @@ enum Kind {
     #[cfg(feature = "axum")]
     RouteParam(Arc<str>),
     Template(Arc<PathTemplate>, Arc<str>),
-    Url,
+    Url(Option<Authority>),
     Query(Arc<str>),
     Header(HeaderName),
     Generated,
@@ -100,7 +101,8 @@ impl fmt::Debug for ConferenceIdSource {
                 #[cfg(feature = "axum")]
                 Kind::RouteParam(name) => format!("route_param({name:?})"),
                 Kind::Template(t, name) => format!("path_template({:?}, {name:?})", t.source()),
-                Kind::Url => "url".into(),
+                Kind::Url(None) => "url".into(),
+                Kind::Url(Some(authority)) => format!("url_at({:?})", authority.as_str()),
                 Kind::Query(name) => format!("query({name:?})"),
                 Kind::Header(name) => format!("header({name:?})"),
                 Kind::Generated => "generated".into(),
@@ -139,10 +141,25 @@ impl ConferenceIdSource {
         })
     }
 
-    /// The page URL: host (from the `Host` header or the URI) and path, without scheme
-    /// or query, percent-decoded: `www.example.com/rooms/42`.
+    /// The page URL: host (from the `Host` header or the URI, port included when the
+    /// request names one) and path, without scheme or query, percent-decoded:
+    /// `www.example.com/rooms/42`.
+    ///
+    /// The `Host` header is the client's word. Behind a proxy that forwards only the
+    /// app's own host names that is fine; where any client can reach the server with a
+    /// Host of its choosing, use [`url_at`](Self::url_at), which names the authority
+    /// itself, so that a client cannot move its call to another conferenceID.
     pub fn url() -> Self {
-        Self { kind: Kind::Url }
+        Self { kind: Kind::Url(None) }
+    }
+
+    /// The page URL with a configured authority instead of the `Host` header:
+    /// `url_at(Authority::from_static("meet.example.com"))` gives
+    /// `meet.example.com/rooms/42` for `/rooms/42`, whatever Host the client sent.
+    pub fn url_at(authority: Authority) -> Self {
+        Self {
+            kind: Kind::Url(Some(authority)),
+        }
     }
 
     /// A query parameter (`+` decodes to a space, as in forms).
@@ -210,13 +227,16 @@ fn extract_raw<'a>(kind: &Kind, parts: &'a Parts) -> Result<Cow<'a, str>, Confer
         }
         Kind::Template(template, name) => capture(template.source(), parts.uri.path(), name)?
             .ok_or_else(|| ConferenceError::Missing(format!("the path does not match {:?}", template.source()))),
-        Kind::Url => {
-            let host = parts
-                .headers
-                .get(http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .or_else(|| parts.uri.authority().map(|a| a.as_str()))
-                .ok_or_else(|| ConferenceError::Missing("no Host header".into()))?;
+        Kind::Url(configured) => {
+            let host = match configured {
+                Some(authority) => authority.as_str(),
+                None => parts
+                    .headers
+                    .get(http::header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+                    .ok_or_else(|| ConferenceError::Missing("no Host header".into()))?,
+            };
             let host = host.rsplit('@').next().unwrap_or(host);
             let path = percent_decode(parts.uri.path(), KIND)?;
             Ok(Cow::Owned(format!("{host}{path}")))
