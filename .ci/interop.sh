@@ -1,42 +1,35 @@
 #!/usr/bin/env bash
 # Interop: tokens from the crate verify with Node `jsonwebtoken` and with Python
 # `PyJWT` + `cryptography`, for keys written by openssl as SEC1 and PKCS8 (and by the
-# crate itself), and for non-ASCII IDs. Run from the repository root:
-# `bash .ci/interop.sh`. Installs what it needs (openssl, npm ci, a venv) idempotently.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+# crate itself), and for non-ASCII IDs. The tokens come from the `interop-tokens` binary
+# of the tools/ crate (dev profile). Run from anywhere: `bash .ci/interop.sh`. Installs
+# what it needs (openssl, Node and npm, npm ci, a Python venv) idempotently.
+LOG_PREFIX=interop
+. "$(dirname "$0")/../.ci/lib.sh"
 
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-need_apt=()
-command -v openssl >/dev/null || need_apt+=(openssl)
-command -v npm >/dev/null || need_apt+=(nodejs npm)
-python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
-fi
+need openssl
+command -v npm >/dev/null || apt_install nodejs npm
+python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 
 (cd interop && npm ci --no-audit --no-fund --loglevel=error)
 [ -x interop/.venv/bin/python ] || python3 -m venv interop/.venv
 interop/.venv/bin/pip install -q --disable-pip-version-check -r interop/requirements.txt
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+work_dir
 # The keys the way callstats' docs tell people to make them.
-openssl ecparam -name prime256v1 -genkey -noout -out "$work/sec1.pem"
-openssl pkcs8 -topk8 -nocrypt -in "$work/sec1.pem" -out "$work/pkcs8.pem"
-openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt -out "$work/pkcs8-2.pem"
-grep -q 'BEGIN EC PRIVATE KEY' "$work/sec1.pem"
-grep -q 'BEGIN PRIVATE KEY' "$work/pkcs8.pem"
+openssl ecparam -name prime256v1 -genkey -noout -out "$WORK/sec1.pem"
+openssl pkcs8 -topk8 -nocrypt -in "$WORK/sec1.pem" -out "$WORK/pkcs8.pem"
+openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt -out "$WORK/pkcs8-2.pem"
+grep -q 'BEGIN EC PRIVATE KEY' "$WORK/sec1.pem"
+grep -q 'BEGIN PRIVATE KEY' "$WORK/pkcs8.pem"
 
-cargo build --quiet --example interop_tokens
-target_dir=${CARGO_TARGET_DIR:-target}
-"$target_dir/debug/examples/interop_tokens" \
-  "openssl-sec1=$work/sec1.pem" "openssl-pkcs8=$work/pkcs8.pem" "openssl-pkcs8-2=$work/pkcs8-2.pem" \
-  >"$work/tokens.json"
+TOKENS=$(cargo_build dev -p tower-callstats-tools --bin interop-tokens)/interop-tokens
+"$TOKENS" \
+  "openssl-sec1=$WORK/sec1.pem" "openssl-pkcs8=$WORK/pkcs8.pem" "openssl-pkcs8-2=$WORK/pkcs8-2.pem" \
+  >"$WORK/tokens.json"
 
-node interop/verify.mjs "$work/tokens.json"
-interop/.venv/bin/python interop/verify.py "$work/tokens.json"
+node interop/verify.mjs "$WORK/tokens.json"
+interop/.venv/bin/python interop/verify.py "$WORK/tokens.json"
 
 # The verifiers must fail on a bad token: corrupt one signature and expect exit 1.
 node -e '
@@ -47,11 +40,10 @@ node -e '
   const sig = Buffer.from(s, "base64url"); sig[10] ^= 1;
   t.token = `${h}.${p}.${sig.toString("base64url")}`;
   fs.writeFileSync(process.argv[2], JSON.stringify(doc));
-' "$work/tokens.json" "$work/bad.json"
+' "$WORK/tokens.json" "$WORK/bad.json"
 for verifier in "node interop/verify.mjs" "interop/.venv/bin/python interop/verify.py"; do
-  if $verifier "$work/bad.json" >/dev/null 2>&1; then
-    echo "interop: FAIL: '$verifier' accepted a corrupted signature" >&2
-    exit 1
+  if $verifier "$WORK/bad.json" >/dev/null 2>&1; then
+    fail "'$verifier' accepted a corrupted signature"
   fi
 done
-echo "interop: both verifiers reject a corrupted signature"
+log "pass: both verifiers accept the tokens and reject a corrupted signature"

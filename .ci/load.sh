@@ -1,18 +1,17 @@
 #!/usr/bin/env bash
 # Smoke run of the load comparison (scripts/load.sh): every phase for 1 s, one round,
-# 20k distinct users, the server in the dev profile (already built by the test step).
+# 20k distinct users, the server in the dev profile (a quick build).
 # Checks that the table comes out complete and that no request failed; the numbers of
-# such a short run on a debug build mean nothing. Run from the repository root:
-# `bash .ci/load.sh`. Installs wrk itself (through scripts/load.sh) when missing.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+# such a short run on a debug build mean nothing. Run from anywhere: `bash .ci/load.sh`.
+# Installs wrk itself (through scripts/load.sh) when missing.
+LOG_PREFIX=load
+. "$(dirname "$0")/../.ci/lib.sh"
 
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+work_dir
+out=$WORK/table.md
 LOAD_DURATION=${LOAD_DURATION:-1} LOAD_ROUNDS=${LOAD_ROUNDS:-1} LOAD_DISTINCT_USERS=${LOAD_DISTINCT_USERS:-20000} \
   LOAD_DISTINCT_SECS=${LOAD_DISTINCT_SECS:-60} LOAD_PROFILE=${LOAD_PROFILE:-dev} LOAD_OUT="$out" bash scripts/load.sh
 
-fail() { echo "load: $*" >&2; exit 1; }
 for route in '(a) bare axum' '(b) layer, cache off' '(c) layer, cache on' '(d) token endpoint' '(e) control'; do
   line=$(grep -F "| $route" "$out") || fail "no row for $route"
   # | route | req/s | p50 | p99 | vs (a) | CPU per request | CPU busy | errors |
@@ -24,4 +23,4 @@ done
 grep -q '^Ideal b/a = ' "$out" || fail "no ideal ratio line"
 grep -Eq '^Memory: peak RSS \(VmHWM\) [0-9.]+ MiB after [0-9]+ requests from [0-9]+ distinct users \(0 errors\)' "$out" ||
   fail "no memory line, or failed requests in the memory phase: $(grep '^Memory' "$out")"
-echo "load: smoke run complete (a debug build for 1 s per phase: the numbers above mean nothing, the pipeline works)"
+log "pass: smoke run complete (a debug build for 1 s per phase: the numbers above mean nothing, the pipeline works)"

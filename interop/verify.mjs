@@ -1,7 +1,7 @@
 // Verifies tower-callstats tokens with Node `jsonwebtoken` (the library callstats' docs
 // use), independently of the crate's own code.
 //
-//   cargo run -q --example interop_tokens -- [NAME=KEY.pem]... > tokens.json
+//   cargo run -q -p tower-callstats-tools --bin interop-tokens -- [NAME=KEY.pem]... > tokens.json
 //   node interop/verify.mjs tokens.json
 //
 // Exits non-zero on any failure, including a negative control that passes.

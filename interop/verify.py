@@ -1,6 +1,6 @@
 """Verifies tower-callstats tokens with PyJWT + cryptography, independently of the crate.
 
-    cargo run -q --example interop_tokens -- [NAME=KEY.pem]... > tokens.json
+    cargo run -q -p tower-callstats-tools --bin interop-tokens -- [NAME=KEY.pem]... > tokens.json
     python3 interop/verify.py tokens.json
 
 Exits non-zero on any failure, including a negative control that passes.

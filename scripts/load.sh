@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Load comparison of the layer against bare axum: `bash scripts/load.sh` from the repo root.
+# Load comparison of the layer against bare axum: `bash scripts/load.sh` (from anywhere).
 #
-# One server binary (examples/loadserver.rs, load testing only), on 127.0.0.1, with
+# One server binary (`loadserver` in tools/, load testing only), on 127.0.0.1, with
 # routes (a) /bare: axum hello world, (b) /nocache: the same behind the layer with the
 # token cache off, (c) /cache: the same with the cache on, (d) POST /getToken: the token
 # endpoint, (e) /rawsign: a control, bare axum plus one raw aws-lc-rs signature in the
@@ -25,8 +25,8 @@
 #   LOAD_DISTINCT_SECS=60  upper bound on the memory phase
 #   LOAD_PROFILE=release   cargo profile of the server (dev for a quick smoke run)
 #   LOAD_OUT=              also write the table to this file
-set -euo pipefail
-cd "$(dirname "$0")/.."
+LOG_PREFIX=load
+. "$(dirname "$0")/../.ci/lib.sh"
 
 DURATION=${LOAD_DURATION:-7}
 ROUNDS=${LOAD_ROUNDS:-3}
@@ -38,21 +38,12 @@ DISTINCT_SECS=${LOAD_DISTINCT_SECS:-60}
 PROFILE=${LOAD_PROFILE:-release}
 OUT=${LOAD_OUT:-}
 
-log() { printf 'load: %s\n' "$*" >&2; }
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-
-if ! command -v wrk >/dev/null; then
-  log "installing wrk from Debian's packages"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
-fi
+need wrk
 command -v taskset >/dev/null || log "taskset not found: server and client are not pinned"
 
-TARGET_DIR=${CARGO_TARGET_DIR:-target}
 case "$PROFILE" in
-  release) cargo build --quiet --release --example loadserver; BIN=$TARGET_DIR/release/examples/loadserver ;;
-  dev) cargo build --quiet --example loadserver; BIN=$TARGET_DIR/debug/examples/loadserver ;;
-  *) log "LOAD_PROFILE must be release or dev"; exit 2 ;;
+  release | dev) BIN=$(cargo_build "$PROFILE" -p tower-callstats-tools --bin loadserver)/loadserver ;;
+  *) fail "LOAD_PROFILE must be release or dev" ;;
 esac
 
 # CPUs: the server's workers on the first ones, wrk on the rest.
@@ -67,17 +58,11 @@ else
   log "only $NCPU CPUs for $WORKERS workers: server and client share them"
 fi
 
-TMP=$(mktemp -d)
-SERVER_PID=
-cleanup() {
-  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
+work_dir
 
 # The wrk script: one prebuilt request per user (round robin), or in "distinct" mode a
 # new user for every request, stopping after LOAD_LIMIT responses. Prints one RESULT line.
-cat >"$TMP/load.lua" <<'LUA'
+cat >"$WORK/load.lua" <<'LUA'
 local path = os.getenv("LOAD_PATH")
 local method = os.getenv("LOAD_METHOD")
 local users = tonumber(os.getenv("LOAD_USERS"))
@@ -125,12 +110,12 @@ SIGN=$("${SERVER_PIN[@]}" "$BIN" --measure-sign 1000)
 RAW_SIGN_NS=$(sed -n 's/.*raw_sign_ns=\([0-9]*\).*/\1/p' <<<"$SIGN")
 OUR_SIGN_NS=$(sed -n 's/.*our_sign_ns=\([0-9]*\).*/\1/p' <<<"$SIGN")
 
-"${SERVER_PIN[@]}" "$BIN" --workers "$WORKERS" >"$TMP/server.log" 2>&1 &
+"${SERVER_PIN[@]}" "$BIN" --workers "$WORKERS" >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
-for _ in $(seq 100); do grep -q '^listening on' "$TMP/server.log" && break; sleep 0.1; done
-ADDR=$(sed -n 's/^listening on \([0-9.:]*\) .*/\1/p' "$TMP/server.log")
-[ -n "$ADDR" ] || { log "the server did not start:"; cat "$TMP/server.log" >&2; exit 1; }
-case "$ADDR" in 127.0.0.1:*) ;; *) log "refusing a non-loopback address $ADDR"; exit 1 ;; esac
+stop_on_exit "$SERVER_PID"
+wait_log "$WORK/server.log" '^listening on' 10 || fail "the server did not start: $(cat "$WORK/server.log")"
+ADDR=$(sed -n 's/^listening on \([0-9.:]*\) .*/\1/p' "$WORK/server.log")
+case "$ADDR" in 127.0.0.1:*) ;; *) fail "refusing a non-loopback address '$ADDR'" ;; esac
 log "server $ADDR pid $SERVER_PID, $WORKERS worker(s) ${SERVER_PIN[*]:-unpinned}; wrk -t$CLIENT_THREADS -c$CONNECTIONS ${CLIENT_PIN[*]:-unpinned}"
 
 CLK_TCK=$(getconf CLK_TCK)
@@ -145,7 +130,7 @@ run() {
   before=$(cpu_ticks)
   out=$(LOAD_PATH=${PATHS[$phase]} LOAD_METHOD=${METHODS[$phase]} LOAD_USERS=$USERS LOAD_MODE=$mode \
     LOAD_THREADS=$CLIENT_THREADS LOAD_LIMIT=0 \
-    "${CLIENT_PIN[@]}" wrk -t"$CLIENT_THREADS" -c"$CONNECTIONS" -d"${secs}s" --timeout 5s -s "$TMP/load.lua" "http://$ADDR")
+    "${CLIENT_PIN[@]}" wrk -t"$CLIENT_THREADS" -c"$CONNECTIONS" -d"${secs}s" --timeout 5s -s "$WORK/load.lua" "http://$ADDR")
   after=$(cpu_ticks)
   sed -n 's/^RESULT //p' <<<"$out" | awk -v phase="$phase" -v round="$round" -v hz="$CLK_TCK" \
     -v user=$((${after% *} - ${before% *})) -v kernel=$((${after#* } - ${before#* })) '{
@@ -154,16 +139,16 @@ run() {
       per = v["requests"] > 0 ? 1e6 / hz / v["requests"] : 0
       printf "%s %s %.0f %d %d %.2f %d %.2f %.2f\n", phase, round, rps, v["p50_us"], v["p99_us"], (user + kernel) * per,
         v["errors"], user * per, kernel * per
-    }' >>"$TMP/results"
+    }' >>"$WORK/results"
 }
 
 log "warm-up: 1 s per route"
 for phase in a b c d e; do run "$phase" 1 fixed 0; done
-: >"$TMP/results"
+: >"$WORK/results"
 for round in $(seq "$ROUNDS"); do
   for phase in a b c d e; do
     run "$phase" "$DURATION" fixed "$round"
-    log "round $round: $(tail -n1 "$TMP/results")"
+    log "round $round: $(tail -n1 "$WORK/results")"
   done
 done
 
@@ -173,7 +158,7 @@ if [ "$DISTINCT" -gt 0 ]; then
   log "memory phase: $DISTINCT distinct users on /cache (at most ${DISTINCT_SECS}s)"
   out=$(LOAD_PATH=/cache LOAD_METHOD=GET LOAD_USERS=$DISTINCT LOAD_MODE=distinct LOAD_THREADS=1 \
     LOAD_LIMIT="$DISTINCT" "${CLIENT_PIN[@]}" wrk -t1 -c"$CONNECTIONS" -d"${DISTINCT_SECS}s" --timeout 5s \
-    -s "$TMP/load.lua" "http://$ADDR")
+    -s "$WORK/load.lua" "http://$ADDR")
   sent=$(sed -n 's/^RESULT requests=\([0-9]*\).*/\1/p' <<<"$out")
   errors=$(sed -n 's/^RESULT .*errors=\([0-9]*\).*/\1/p' <<<"$out")
   hwm=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
@@ -223,7 +208,7 @@ TABLE=$(awk -v rounds="$ROUNDS" -v raw_ns="$RAW_SIGN_NS" -v our_ns="$OUR_SIGN_NS
     printf "Server user-space CPU per request over (a): (b) +%.2f us (raw sign %.2f us), (c) +%.2f us, (d) +%.2f us.\n",
       median(ucpu["b"]) - median(ucpu["a"]), t_sign, median(ucpu["c"]) - median(ucpu["a"]), median(ucpu["d"]) - median(ucpu["a"])
     printf "Memory: %s.\n", distinct
-  }' "$TMP/results")
+  }' "$WORK/results")
 
 printf '\nMachine: %s CPUs (nproc), %s; %s; load average at the start %s\n\n%s\n' "$NCPU" \
   "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)" "$(uname -sr)" "$LOAD_AT_START" "$TABLE"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Soak test of the demo server: `bash scripts/soak.sh` from the repo root.
+# Soak test of the demo server: `bash scripts/soak.sh` (from anywhere).
 #
 # Builds the demo (release), starts it on 127.0.0.1 with its development key, logs in
 # SOAK_SESSIONS users, then runs wrk (Debian's package, installed if missing) for
@@ -24,8 +24,8 @@
 #   SOAK_RSS_GROWTH_PCT=25  allowed RSS growth after warm-up
 #   SOAK_PORT=39391         port on 127.0.0.1
 #   SOAK_PROFILE=release    cargo profile of the demo (dev for a quick CI run)
-set -euo pipefail
-cd "$(dirname "$0")/.."
+LOG_PREFIX=soak
+. "$(dirname "$0")/../.ci/lib.sh"
 
 SECS=${SOAK_SECS:-60}
 CONNECTIONS=${SOAK_CONNECTIONS:-256}
@@ -38,61 +38,32 @@ GROWTH=${SOAK_RSS_GROWTH_PCT:-25}
 PORT=${SOAK_PORT:-39391}
 PROFILE=${SOAK_PROFILE:-release}
 
-log() { printf 'soak: %s\n' "$*" >&2; }
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-apt_updated=
-need() {
-  command -v "$1" >/dev/null && return
-  log "installing $2 from Debian's packages"
-  if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
-}
-need wrk wrk
-need curl curl
-
-TARGET_DIR=${CARGO_TARGET_DIR:-target}
+need wrk
+need curl
 case "$PROFILE" in
-  release) cargo build --quiet --release --example demo; BIN=$TARGET_DIR/release/examples/demo ;;
-  dev) cargo build --quiet --example demo; BIN=$TARGET_DIR/debug/examples/demo ;;
-  *) log "SOAK_PROFILE must be release or dev"; exit 2 ;;
+  release | dev) BIN=$(cargo_build "$PROFILE" --example demo)/examples/demo ;;
+  *) fail "SOAK_PROFILE must be release or dev" ;;
 esac
-
-if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
-  log "127.0.0.1:$PORT is in use; set SOAK_PORT"
-  exit 2
-fi
-
-WORK=$(mktemp -d)
-SERVER_PID=
-SAMPLER_PID=
-cleanup() {
-  [ -n "$SAMPLER_PID" ] && kill "$SAMPLER_PID" 2>/dev/null || true
-  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+port_free "$PORT" || fail "127.0.0.1:$PORT is in use; set SOAK_PORT"
+work_dir
 
 BIND=127.0.0.1:$PORT RUST_LOG=warn DEMO_SESSION_TTL_SECS=$((SECS + 600)) "$BIN" >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
+stop_on_exit "$SERVER_PID"
 BASE=http://127.0.0.1:$PORT
-for _ in $(seq 1 100); do
-  curl -fsS -o /dev/null "$BASE/" 2>/dev/null && break
-  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.log" >&2; log "the demo did not start"; exit 1; }
-  sleep 0.1
-done
-curl -fsS -o /dev/null "$BASE/" || { log "the demo does not answer on $BASE"; exit 1; }
+wait_http "$BASE/" 20 "$SERVER_PID" || fail "the demo does not answer on $BASE: $(cat "$WORK/server.log")"
 
 # Log in: one session cookie per user.
 COOKIES=()
 for i in $(seq 1 "$SESSIONS"); do
   cookie=$(curl -fsS -o /dev/null -D - -d "username=soak-user-$i" "$BASE/login" |
     tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: \(demo_session=[0-9a-f]*\);.*/\1/p')
-  [ -n "$cookie" ] || { log "login of soak-user-$i gave no session cookie"; exit 1; }
+  [ -n "$cookie" ] || fail "login of soak-user-$i gave no session cookie"
   COOKIES+=("\"$cookie\"")
 done
 # A sanity request with a session before the load: a token must come back.
 curl -fsS -D - -o /dev/null -b "${COOKIES[0]//\"/}" "$BASE/rooms/soak-check" | grep -qi '^x-callstats-token: ey' ||
-  { log "no token on a logged-in room page"; exit 1; }
+  fail "no token on a logged-in room page"
 
 cat >"$WORK/soak.lua" <<EOF
 local cookies = { $(IFS=,; echo "${COOKIES[*]}") }
@@ -150,22 +121,22 @@ EOF
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$SERVER_PID/status"; }
 (
   sleep "$WARMUP"
-  while kill -0 "$SERVER_PID" 2>/dev/null; do
+  while alive "$SERVER_PID"; do
     rss_kb >>"$WORK/rss" || true
     sleep "$SAMPLE"
   done
 ) &
 SAMPLER_PID=$!
+stop_on_exit "$SAMPLER_PID"
 
 log "wrk: ${SECS}s, $CONNECTIONS connections, $THREADS threads, $SESSIONS sessions, $ROOMS rooms, $PROFILE build"
 # wrk stops itself after -d; `timeout` is a second bound.
 timeout $((SECS + 30)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${SECS}s" --timeout 10s --latency \
   -s "$WORK/soak.lua" "$BASE" | tee "$WORK/wrk.out" >&2
 rss_kb >>"$WORK/rss"
-kill "$SAMPLER_PID" 2>/dev/null || true
-SAMPLER_PID=
+stop "$SAMPLER_PID"
 
-line=$(grep '^SOAK ' "$WORK/wrk.out") || { log "wrk printed no summary"; exit 1; }
+line=$(grep '^SOAK ' "$WORK/wrk.out") || fail "wrk printed no summary"
 field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$line"; }
 requests=$(field requests) responses=$(field responses) non2xx=$(field non2xx) notoken=$(field notoken)
 socket=$(($(field connect) + $(field read) + $(field write) + $(field timeout)))
@@ -189,6 +160,6 @@ status=0
 [ "$non2xx" -eq 0 ] || { log "FAIL: $non2xx non-2xx responses"; status=1; }
 [ "$notoken" -eq 0 ] || { log "FAIL: $notoken 2xx responses without a token"; status=1; }
 [ "$last" -le "$limit" ] || { log "FAIL: RSS grew from $first KiB to $last KiB (limit $limit KiB)"; status=1; }
-kill -0 "$SERVER_PID" 2>/dev/null || { log "FAIL: the demo died"; cat "$WORK/server.log" >&2; status=1; }
+alive "$SERVER_PID" || { log "FAIL: the demo died"; cat "$WORK/server.log" >&2; status=1; }
 [ "$status" -eq 0 ] && log "pass"
 exit "$status"

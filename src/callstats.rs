@@ -1,49 +1,5 @@
 //! [`Callstats`]: the one configuration from which the page's layer, the token endpoint
 //! and the JWKS service are made, so that they cannot disagree.
-//!
-//! The page initialises callstats.js with the userID the layer derived, and callstats
-//! accepts the token only if it carries the same userID. Both come from one value: the
-//! identity, the userID strategy, the conferenceServerID and `Vary` are written once.
-//!
-//! ```
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() {
-//! use axum::{Router, body::Body, routing::get};
-//! use http::Request;
-//! use http_body_util::BodyExt;
-//! use tower::ServiceExt;
-//! use tower_callstats::{
-//!     Callstats, CallstatsContext, ConferenceIdSource, Identity, SigningKey, TokenIssuer, UserIdStrategy,
-//! };
-//!
-//! let issuer = TokenIssuer::builder("my-app", SigningKey::generate("key-1").unwrap()).build().unwrap();
-//! let callstats = Callstats::new(issuer)
-//!     .user_id(UserIdStrategy::sha1("example.com"))
-//!     .conference_id(ConferenceIdSource::route_param("room"));
-//!
-//! let app = Router::new()
-//!     .route("/rooms/{room}", get(|cs: CallstatsContext| async move { cs.user_id().to_string() }))
-//!     .route_layer(callstats.layer())
-//!     .route_service("/getToken", callstats.endpoint());
-//!
-//! // The app's session layer inserts the identity; here the test does.
-//! let alice = || Identity::new("alice");
-//! let mut page = Request::get("/rooms/42").body(Body::empty()).unwrap();
-//! page.extensions_mut().insert(alice());
-//! let page = app.clone().oneshot(page).await.unwrap();
-//! let page_user = page.into_body().collect().await.unwrap().to_bytes();
-//!
-//! let mut token = Request::post("/getToken").body(Body::empty()).unwrap();
-//! token.extensions_mut().insert(alice());
-//! let token = app.oneshot(token).await.unwrap();
-//! let json: serde_json::Value =
-//!     serde_json::from_slice(&token.into_body().collect().await.unwrap().to_bytes()).unwrap();
-//!
-//! // sha1("alice@example.com"), on the page and in the token alike.
-//! assert_eq!(page_user, "fc2398a73dd54d6237c4fdb58fd7d75347cf5af3");
-//! assert_eq!(json["userID"], "fc2398a73dd54d6237c4fdb58fd7d75347cf5af3");
-//! # }
-//! ```
 
 use std::{fmt, future::Future, pin::Pin, sync::Arc};
 
@@ -66,7 +22,51 @@ use crate::{
 
 /// The configuration that the layer ([`layer`](Self::layer)), the token endpoint
 /// ([`endpoint`](Self::endpoint)) and the JWKS service ([`jwks`](Self::jwks)) are made
-/// from. See the [module docs](self).
+/// from, so that they cannot disagree.
+///
+/// The page initialises callstats.js with the userID the layer derived, and callstats
+/// accepts the token only if it carries the same userID. Both come from one value: the
+/// identity, the userID strategy, the conferenceServerID and `Vary` are written once.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use axum::{Router, body::Body, routing::get};
+/// use http::Request;
+/// use http_body_util::BodyExt;
+/// use tower::ServiceExt;
+/// use tower_callstats::{
+///     Callstats, CallstatsContext, ConferenceIdSource, Identity, SigningKey, TokenIssuer, UserIdStrategy,
+/// };
+///
+/// let issuer = TokenIssuer::builder("my-app", SigningKey::generate("key-1").unwrap()).build().unwrap();
+/// let callstats = Callstats::new(issuer)
+///     .user_id(UserIdStrategy::sha1("example.com"))
+///     .conference_id(ConferenceIdSource::route_param("room"));
+///
+/// let app = Router::new()
+///     .route("/rooms/{room}", get(|cs: CallstatsContext| async move { cs.user_id().to_string() }))
+///     .route_layer(callstats.layer())
+///     .route_service("/getToken", callstats.endpoint());
+///
+/// // The app's session layer inserts the identity; here the test does.
+/// let alice = || Identity::new("alice");
+/// let mut page = Request::get("/rooms/42").body(Body::empty()).unwrap();
+/// page.extensions_mut().insert(alice());
+/// let page = app.clone().oneshot(page).await.unwrap();
+/// let page_user = page.into_body().collect().await.unwrap().to_bytes();
+///
+/// let mut token = Request::post("/getToken").body(Body::empty()).unwrap();
+/// token.extensions_mut().insert(alice());
+/// let token = app.oneshot(token).await.unwrap();
+/// let json: serde_json::Value =
+///     serde_json::from_slice(&token.into_body().collect().await.unwrap().to_bytes()).unwrap();
+///
+/// // sha1("alice@example.com"), on the page and in the token alike.
+/// assert_eq!(page_user, "fc2398a73dd54d6237c4fdb58fd7d75347cf5af3");
+/// assert_eq!(json["userID"], "fc2398a73dd54d6237c4fdb58fd7d75347cf5af3");
+/// # }
+/// ```
 ///
 /// Every setter is infallible and has a default; what can be wrong (keys, TTL bounds,
 /// reserved claims) was checked when the [`TokenIssuer`] was built. Cloning is cheap

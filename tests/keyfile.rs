@@ -3,8 +3,8 @@
 //! signs with nothing; a file that turns bad at reload leaves the current key active,
 //! and the error is returned and logged.
 //!
-//! The demo binary's exit code on a bad key file is checked in `.ci/security.sh`,
-//! against the built binary.
+//! The demo binary's exit code on a bad key file is checked in `.ci/keyfile-startup.sh`,
+//! and a live `kill -HUP` reload in `.ci/keyfile-reload.sh`, against the built binary.
 
 mod common;
 

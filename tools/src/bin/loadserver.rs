@@ -1,0 +1,182 @@
+//! The load-test server behind `scripts/load.sh`:
+//! `cargo run --release -p tower-callstats-tools --bin loadserver -- --workers 1`.
+//!
+//! **Load testing only.** It trusts an `x-load-user` request header as the
+//! authenticated user, which no real app may do: in a real app the identity comes from
+//! the app's own authentication (see [`tower_callstats::identity`]). It binds
+//! 127.0.0.1 only.
+//!
+//! One binary, one runtime, the same handler everywhere, so that the routes differ only
+//! in what the layer does:
+//!
+//! | route | what it measures |
+//! | --- | --- |
+//! | `GET /bare` | (a) axum hello world, no layer |
+//! | `GET /nocache` | (b) the same handler behind [`CallstatsLayer`], issuer built with `.cache(false)`: one ES256 signature per request |
+//! | `GET /cache` | (c) the same handler behind the layer, token cache on |
+//! | `POST /getToken` | (d) the [`TokenEndpoint`], sharing the cached issuer with (c) |
+//! | `GET /rawsign` | (e) control: no layer, the handler makes one raw aws-lc-rs ES256 signature of a token-sized input, then answers like `/bare` |
+//!
+//! Options:
+//!
+//! - `--workers N`: tokio worker threads (default 1);
+//! - `--port P`: port on 127.0.0.1 (default 0: any free port);
+//! - `--cache-capacity N`: token cache capacity of (c) and (d) (default: the crate's default);
+//! - `--measure-sign N`: instead of serving, sign N tokens with raw aws-lc-rs and with
+//!   the crate (on one thread) and print `raw_sign_ns=... our_sign_ns=...` (medians of 11
+//!   alternating runs of N each).
+//!
+//! Once listening it prints `listening on 127.0.0.1:PORT` and the server's PID.
+
+use std::{
+    net::{Ipv4Addr, SocketAddr},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use aws_lc_rs::{
+    rand::SystemRandom,
+    signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair},
+};
+use axum::{Router, routing::get};
+use http::request::Parts;
+use tower_callstats::{Callstats, Identity, KeyRing, SigningKey, TokenIssuer, UserId};
+
+/// LOAD TESTING ONLY: the user named by the `x-load-user` header, unauthenticated.
+fn load_test_identity(parts: &Parts) -> Option<Identity> {
+    parts.headers.get("x-load-user")?.to_str().ok().map(Identity::new)
+}
+
+async fn hello() -> &'static str {
+    "Hello, World!"
+}
+
+struct Options {
+    workers: usize,
+    port: u16,
+    cache_capacity: Option<usize>,
+    measure_sign: Option<u32>,
+}
+
+fn options() -> Result<Options, String> {
+    let mut options = Options {
+        workers: 1,
+        port: 0,
+        cache_capacity: None,
+        measure_sign: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let bad = |e: std::num::ParseIntError| format!("{flag} {value:?}: {e}");
+        match flag.as_str() {
+            "--workers" => options.workers = value.parse().map_err(bad)?,
+            "--port" => options.port = value.parse().map_err(bad)?,
+            "--cache-capacity" => options.cache_capacity = Some(value.parse().map_err(bad)?),
+            "--measure-sign" => options.measure_sign = Some(value.parse().map_err(bad)?),
+            _ => return Err(format!("unknown option {flag}")),
+        }
+    }
+    if options.workers == 0 {
+        return Err("--workers must be at least 1".into());
+    }
+    Ok(options)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let options = options()?;
+    if let Some(iterations) = options.measure_sign {
+        return measure_sign(iterations.max(1));
+    }
+    let keys = KeyRing::new(SigningKey::generate("load-key")?);
+    let uncached = TokenIssuer::builder("load-app", keys.clone()).cache(false).build()?;
+    let mut cached = TokenIssuer::builder("load-app", keys);
+    if let Some(capacity) = options.cache_capacity {
+        cached = cached.cache_capacity(capacity);
+    }
+    let cached = Callstats::new(cached.build()?).identity(load_test_identity);
+    let uncached = Callstats::new(uncached).identity(load_test_identity);
+
+    // The control (e): what (b) would cost if the layer added nothing but the signature.
+    let (pair, signing_input) = raw_signer()?;
+    let raw_sign = move || {
+        let rng = SystemRandom::new();
+        let ok = pair.sign(&rng, &signing_input).is_ok();
+        async move { if ok { "Hello, World!" } else { "signing failed" } }
+    };
+
+    let app = Router::new()
+        .route("/bare", get(hello))
+        .route("/rawsign", get(raw_sign))
+        .merge(
+            Router::new()
+                .route("/nocache", get(hello))
+                .route_layer(uncached.layer()),
+        )
+        .merge(Router::new().route("/cache", get(hello)).route_layer(cached.layer()))
+        .route_service("/getToken", cached.endpoint());
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(options.workers)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, options.port))).await?;
+        println!("listening on {} pid {}", listener.local_addr()?, std::process::id());
+        axum::serve(listener, app).await?;
+        Ok(())
+    })
+}
+
+/// A raw aws-lc-rs key pair and the `header.payload` bytes of a typical token.
+type RawSigner = (Arc<EcdsaKeyPair>, Arc<[u8]>);
+
+/// Makes a [`RawSigner`].
+fn raw_signer() -> Result<RawSigner, Box<dyn std::error::Error>> {
+    let key = SigningKey::generate("load-key")?;
+    let pair = EcdsaKeyPair::from_private_key_der(
+        &ECDSA_P256_SHA256_FIXED_SIGNING,
+        pem::parse(key.to_pkcs8_pem())?.contents(),
+    )
+    .map_err(|e| e.to_string())?;
+    let issuer = TokenIssuer::builder("load-app", key).cache(false).build()?;
+    let token = issuer.issue(&UserId::new("user-1")?, None)?;
+    let jwt = token.jwt();
+    let signing_input = &jwt.as_bytes()[..jwt.rfind('.').unwrap_or(jwt.len())];
+    Ok((Arc::new(pair), signing_input.into()))
+}
+
+/// Prints the time of one raw aws-lc-rs ES256 signature over a typical signing input,
+/// and of one token from the crate (claims, serialization, signature), in ns.
+fn measure_sign(iterations: u32) -> Result<(), Box<dyn std::error::Error>> {
+    let (pair, signing_input) = raw_signer()?;
+    let issuer = TokenIssuer::builder("load-app", SigningKey::generate("load-key")?)
+        .cache(false)
+        .build()?;
+    let user = UserId::new("user-1")?;
+    let rng = SystemRandom::new();
+
+    // Alternate short runs of both, so that load from elsewhere hits both alike, and
+    // take the medians.
+    let time = |f: &mut dyn FnMut()| {
+        let start = Instant::now();
+        for _ in 0..iterations {
+            f();
+        }
+        start.elapsed() / iterations
+    };
+    let (mut raw, mut ours): (Vec<Duration>, Vec<Duration>) = (Vec::new(), Vec::new());
+    for _ in 0..11 {
+        raw.push(time(&mut || {
+            std::hint::black_box(pair.sign(&rng, std::hint::black_box(&signing_input)).ok());
+        }));
+        ours.push(time(&mut || {
+            std::hint::black_box(issuer.issue(std::hint::black_box(&user), None).ok());
+        }));
+    }
+    raw.sort();
+    ours.sort();
+    let (raw, ours) = (raw[5].as_nanos(), ours[5].as_nanos());
+    println!("raw_sign_ns={raw} our_sign_ns={ours}");
+    Ok(())
+}
