@@ -144,7 +144,10 @@ fn a_zero_interval_turns_the_bound_off() {
 fn a_rotation_is_never_held_back_by_the_bound() {
     let clock = ManualClock::at_unix(START);
     let ring = KeyRing::new(SigningKey::generate("key-1").unwrap());
-    let issuer = TokenIssuer::builder("app", ring.clone()).clock(clock.clone()).build().unwrap();
+    let issuer = TokenIssuer::builder("app", ring.clone())
+        .clock(clock.clone())
+        .build()
+        .unwrap();
     let alice = user("alice");
     let first = issuer.issue_new(&alice, None).unwrap();
     ring.rotate(SigningKey::generate("key-2").unwrap(), Duration::from_secs(TTL));
@@ -296,7 +299,10 @@ fn another_user_gets_another_token_and_the_conference_counts_only_in_confid_toke
     // (and none) gets alice's one token, so a client looping over room URLs cannot make
     // the server sign, nor evict other users' tokens.
     for conference in [Some(room("r2")), None, Some(room("インターネット"))] {
-        assert!(same(&tokens[0], &issuer.issue(&user("alice"), conference.as_ref()).unwrap()));
+        assert!(same(
+            &tokens[0],
+            &issuer.issue(&user("alice"), conference.as_ref()).unwrap()
+        ));
     }
 
     let with_conf_id = TokenIssuer::builder("app", SigningKey::generate("key-1").unwrap())
@@ -309,7 +315,14 @@ fn another_user_gets_another_token_and_the_conference_counts_only_in_confid_toke
     let none = with_conf_id.issue(&user("alice"), None).unwrap();
     assert!(!same(&r1, &r2) && !same(&r1, &none) && !same(&r2, &none));
     assert_eq!(r2.claims().conf_id.as_deref(), Some("r2"));
-    assert!(same(&r1, &with_conf_id.issue(&user("alice"), Some(&room("r1"))).unwrap()));
+    assert!(same(
+        &r1,
+        &with_conf_id.issue(&user("alice"), Some(&room("r1"))).unwrap()
+    ));
+}
+
+fn verifies_with(token: &IssuedToken, key: &SigningKey) -> bool {
+    common::try_verify(token.jwt(), &common::pem_key(&key.public_key_pem()), Time::Unchecked).is_ok()
 }
 
 #[test]

@@ -156,22 +156,28 @@ fn a_custom_audit_replaces_the_counters_unless_it_calls_tracing_audit() {
     );
 }
 
-/// Every series of `name`, as (labels, value).
-fn series(snapshotter: &Snapshotter, name: &str) -> Vec<(Vec<(String, String)>, DebugValue)> {
-    snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .filter(|(key, ..)| key.key().name() == name)
-        .map(|(key, _, _, value)| {
-            let labels = key
-                .key()
-                .labels()
-                .map(|l| (l.key().to_owned(), l.value().to_owned()))
-                .collect();
-            (labels, value)
-        })
-        .collect()
+type Snapshot = Vec<(
+    metrics_util::CompositeKey,
+    Option<metrics::Unit>,
+    Option<metrics::SharedString>,
+    DebugValue,
+)>;
+
+/// Takes one snapshot (taking one drains histograms) and splits it by metric name into
+/// (labels, value) pairs.
+fn by_name(snapshot: Snapshot) -> BTreeMap<String, Vec<(Vec<(String, String)>, DebugValue)>> {
+    let mut out: BTreeMap<_, Vec<_>> = BTreeMap::new();
+    for (key, _, _, value) in snapshot {
+        let labels = key
+            .key()
+            .labels()
+            .map(|l| (l.key().to_owned(), l.value().to_owned()))
+            .collect();
+        out.entry(key.key().name().to_owned())
+            .or_default()
+            .push((labels, value));
+    }
+    out
 }
 
 #[test]
@@ -188,18 +194,27 @@ fn signatures_are_timed_and_counted_by_key_id_and_the_cache_size_is_a_gauge() {
         issuer.issue(&UserId::new("alice").unwrap(), None).unwrap(); // cached: no signature
     });
 
-    let signed = series(&snapshotter, TOKENS_SIGNED_TOTAL);
+    let metrics = by_name(snapshotter.snapshot().into_vec());
+    let signed = &metrics[TOKENS_SIGNED_TOTAL];
     assert_eq!(signed.len(), 1, "{signed:?}");
     assert_eq!(signed[0].0, [("key_id".to_owned(), "key-1".to_owned())]);
     assert!(matches!(signed[0].1, DebugValue::Counter(3)), "{:?}", signed[0].1);
 
-    let timed = series(&snapshotter, SIGNING_SECONDS);
-    let DebugValue::Histogram(samples) = &timed[0].1 else { panic!("{timed:?}") };
+    let timed = &metrics[SIGNING_SECONDS];
+    let DebugValue::Histogram(samples) = &timed[0].1 else {
+        panic!("{timed:?}")
+    };
     assert_eq!(samples.len(), 3, "one sample per signature");
-    assert!(samples.iter().all(|s| s.into_inner() > 0.0 && s.into_inner() < 1.0), "{samples:?}");
+    assert!(
+        samples.iter().all(|s| s.into_inner() > 0.0 && s.into_inner() < 1.0),
+        "{samples:?}"
+    );
 
-    let entries = series(&snapshotter, TOKEN_CACHE_ENTRIES);
-    assert!(matches!(entries[0].1, DebugValue::Gauge(g) if g.into_inner() == 3.0), "{entries:?}");
+    let entries = &metrics[TOKEN_CACHE_ENTRIES];
+    assert!(
+        matches!(entries[0].1, DebugValue::Gauge(g) if g.into_inner() == 3.0),
+        "{entries:?}"
+    );
 }
 
 #[test]

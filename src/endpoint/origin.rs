@@ -35,7 +35,11 @@ pub(super) fn check(parts: &Parts, allowed: &[HeaderValue]) -> Result<(), Reject
     let Some(origin) = parts.headers.get(header::ORIGIN) else {
         return Ok(());
     };
-    if allowed.iter().any(|a| a.as_bytes().eq_ignore_ascii_case(origin.as_bytes())) || is_own(parts, origin) {
+    if allowed
+        .iter()
+        .any(|a| a.as_bytes().eq_ignore_ascii_case(origin.as_bytes()))
+        || is_own(parts, origin)
+    {
         return Ok(());
     }
     Err(Rejection::cross_site(
@@ -61,7 +65,10 @@ fn is_own(parts: &Parts, origin: &HeaderValue) -> bool {
     let Some(own) = own else { return false };
     let without_default_port = |authority: &'_ str| -> String {
         let default = if scheme == "https" { ":443" } else { ":80" };
-        authority.strip_suffix(default).unwrap_or(authority).to_ascii_lowercase()
+        authority
+            .strip_suffix(default)
+            .unwrap_or(authority)
+            .to_ascii_lowercase()
     };
     !origin_authority.is_empty() && without_default_port(origin_authority) == without_default_port(own)
 }
@@ -83,7 +90,11 @@ mod tests {
         let allowed = [];
         for headers in [
             &[][..],
-            &[("host", "app.example.com"), ("origin", "https://app.example.com"), ("sec-fetch-site", "same-origin")],
+            &[
+                ("host", "app.example.com"),
+                ("origin", "https://app.example.com"),
+                ("sec-fetch-site", "same-origin"),
+            ],
             &[("host", "127.0.0.1:3000"), ("origin", "http://127.0.0.1:3000")],
             &[("host", "App.Example.com:443"), ("origin", "https://app.example.com")],
             &[("sec-fetch-site", "none")],
@@ -100,7 +111,10 @@ mod tests {
             &[("host", "app.example.com"), ("origin", "https://evil.example")],
             &[("host", "app.example.com"), ("origin", "null")],
             &[("host", "127.0.0.1:3000"), ("origin", "http://127.0.0.1:3001")],
-            &[("host", "app.example.com"), ("origin", "https://app.example.com.evil.example")],
+            &[
+                ("host", "app.example.com"),
+                ("origin", "https://app.example.com.evil.example"),
+            ],
             &[("origin", "https://app.example.com")], // no Host to compare with
         ] {
             assert!(check(&parts(headers), &allowed).is_err(), "{headers:?}");
