@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes, BytesMut};
 use http::{HeaderValue, Request, StatusCode, header, request::Parts};
 use http_body::Body;
 use http_body_util::{BodyExt, Limited};
@@ -20,10 +20,18 @@ pub(super) struct TokenRequest<'a> {
 
 #[derive(Debug, Default, serde::Deserialize)]
 struct JsonTokenRequest<'a> {
-    #[serde(rename = "conferenceID", default, borrow)]
+    #[serde(rename = "conferenceID", default, borrow, deserialize_with = "borrowed")]
     conference_id: Option<Cow<'a, str>>,
     #[serde(rename = "forceNew", alias = "forcenew", default)]
     force_new: Option<bool>,
+}
+
+/// An optional string that borrows from the body unless it has escapes (serde borrows a
+/// `Cow<str>` only when it is the field's whole type, not inside an `Option`).
+fn borrowed<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    #[derive(serde::Deserialize)]
+    struct Borrowed<'a>(#[serde(borrow)] Cow<'a, str>);
+    Ok(<Option<Borrowed<'de>> as serde::Deserialize>::deserialize(d)?.map(|Borrowed(value)| value))
 }
 
 /// Reads at most `limit` bytes of body.
@@ -47,14 +55,35 @@ where
     if declared.is_some_and(|len| len > limit as u64) {
         return Err(too_large());
     }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Err(_) => Err(Rejection::bad_request(
-            "body_unreadable",
-            "the request body could not be read",
-        )),
+    // A token request is one small frame: keep it as it came, and copy only when the
+    // body arrives in several.
+    let unreadable = || Rejection::bad_request("body_unreadable", "the request body could not be read");
+    let mut body = std::pin::pin!(Limited::new(body, limit));
+    let mut first: Option<Bytes> = None;
+    let mut more: Option<BytesMut> = None;
+    while let Some(frame) = body.frame().await {
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(error) if error.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
+            Err(_) => return Err(unreadable()),
+        };
+        let Ok(mut data) = frame.into_data() else { continue }; // trailers
+        let chunk = data.copy_to_bytes(data.remaining());
+        match (&mut first, &mut more) {
+            (None, _) => first = Some(chunk),
+            (Some(first), None) => {
+                let mut joined = BytesMut::with_capacity(first.len() + chunk.len());
+                joined.extend_from_slice(first);
+                joined.extend_from_slice(&chunk);
+                more = Some(joined);
+            }
+            (Some(_), Some(joined)) => joined.extend_from_slice(&chunk),
+        }
     }
+    Ok(match more {
+        Some(joined) => joined.freeze(),
+        None => first.unwrap_or_default(),
+    })
 }
 
 /// Parses a body by its content type. An empty body asks for nothing in particular.
