@@ -64,6 +64,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod audit;
+pub mod calls;
 mod callstats;
 pub mod clock;
 pub mod conference;
