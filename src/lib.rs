@@ -65,6 +65,7 @@
 
 pub mod audit;
 pub mod authorize;
+pub mod calls;
 mod callstats;
 pub mod clock;
 pub mod conference;
