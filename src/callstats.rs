@@ -8,10 +8,10 @@ use http::{HeaderName, HeaderValue, header, request::Parts};
 use crate::{
     audit::{Action, AuditEvent},
     authorize::{Authorization, Authorize, SharedAuthorize},
-    conference::ConferenceIdSource,
+    conference::{ConferenceIdSource, Resolved},
     context::CallstatsContext,
     endpoint::TokenEndpoint,
-    id::{ConferenceId, UserId},
+    id::UserId,
     identity::{FromExtensions, GetIdentity, Identity, SharedGetIdentity},
     jwks::JwksService,
     layer::CallstatsLayer,
@@ -213,12 +213,12 @@ impl Callstats {
         &self,
         identity: &Identity,
         user: CallstatsUser,
-        conference: Option<ConferenceId>,
+        conference: Option<Resolved>,
         force_new: bool,
     ) -> Grant {
         let decision = match &self.authorize {
             None => Authorization::Allow,
-            Some(hook) => hook.authorize(identity, conference.as_ref()),
+            Some(hook) => hook.authorize(identity, conference.as_ref().map(|c| &c.id)),
         };
         match decision {
             Authorization::Allow => Grant::Ready(self.context(user, conference, force_new)),
@@ -236,8 +236,8 @@ impl Callstats {
         }
     }
 
-    fn forbidden(&self, user: &CallstatsUser, conference: Option<&ConferenceId>) -> Rejection {
-        let rejection = Rejection::conference_forbidden(conference);
+    fn forbidden(&self, user: &CallstatsUser, conference: Option<&Resolved>) -> Rejection {
+        let rejection = Rejection::conference_forbidden(conference.map(|c| &c.id));
         self.reject(rejection, Some(user.id()))
     }
 
@@ -245,13 +245,14 @@ impl Callstats {
     pub(crate) fn context(
         &self,
         user: CallstatsUser,
-        conference: Option<ConferenceId>,
+        conference: Option<Resolved>,
         force_new: bool,
     ) -> Result<CallstatsContext, Rejection> {
+        let conference_id = conference.as_ref().map(|c| &c.id);
         let issued = if force_new {
-            self.issuer.issue_new(user.id(), conference.as_ref())
+            self.issuer.issue_new(user.id(), conference_id)
         } else {
-            self.issuer.issue(user.id(), conference.as_ref())
+            self.issuer.issue(user.id(), conference_id)
         };
         match issued {
             Ok(token) => Ok(CallstatsContext::new(

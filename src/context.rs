@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::{
+    conference::Resolved,
     id::{ConferenceId, UserId},
     token::IssuedToken,
     user_id::CallstatsUser,
@@ -44,6 +45,7 @@ pub struct CallstatsContext {
     app_id: Arc<str>,
     user: CallstatsUser,
     conference_id: Option<ConferenceId>,
+    call_started_at: Option<u64>,
     token: Arc<IssuedToken>,
     conference_server_id: Option<UserId>,
 }
@@ -53,14 +55,19 @@ impl CallstatsContext {
     pub(crate) fn new(
         app_id: Arc<str>,
         user: CallstatsUser,
-        conference_id: Option<ConferenceId>,
+        conference: Option<Resolved>,
         token: Arc<IssuedToken>,
         conference_server_id: Option<UserId>,
     ) -> Self {
+        let (conference_id, call_started_at) = match conference {
+            Some(c) => (Some(c.id), c.call_started_at),
+            None => (None, None),
+        };
         Self {
             app_id,
             user,
             conference_id,
+            call_started_at,
             token,
             conference_server_id,
         }
@@ -86,6 +93,13 @@ impl CallstatsContext {
         self.conference_id.as_ref()
     }
 
+    /// When the call started, Unix seconds, when the conferenceID comes from a
+    /// [`per_call`](crate::ConferenceIdSource::per_call) source: the same for everyone in
+    /// the room until the call ends.
+    pub fn call_started_at(&self) -> Option<u64> {
+        self.call_started_at
+    }
+
     /// The signed token.
     pub fn token(&self) -> &IssuedToken {
         &self.token
@@ -107,7 +121,7 @@ impl CallstatsContext {
     }
 
     /// The JSON a page (or the token endpoint) gets:
-    /// `{"appID", "conferenceID"?, "conferenceServerID"?, "expiresAt", "issuedAt",
+    /// `{"appID", "callStartedAt"?, "conferenceID"?, "conferenceServerID"?, "expiresAt", "issuedAt",
     /// "keyID", "localUserID", "token", "userID"}`. `localUserID` is what
     /// `callstats.initialize()` takes: the userID string, or the object form
     /// `{userName, aliasName}`.
@@ -128,6 +142,7 @@ impl CallstatsContext {
         let claims = self.token.claims();
         ClientJson {
             app_id: &self.app_id,
+            call_started_at: self.call_started_at,
             conference_id: self.conference_id.as_deref(),
             conference_server_id: self.conference_server_id.as_deref(),
             expires_at: claims.exp,
@@ -145,6 +160,8 @@ impl CallstatsContext {
 struct ClientJson<'a> {
     #[serde(rename = "appID")]
     app_id: &'a str,
+    #[serde(rename = "callStartedAt", skip_serializing_if = "Option::is_none")]
+    call_started_at: Option<u64>,
     #[serde(rename = "conferenceID", skip_serializing_if = "Option::is_none")]
     conference_id: Option<&'a str>,
     #[serde(rename = "conferenceServerID", skip_serializing_if = "Option::is_none")]

@@ -114,6 +114,13 @@ impl From<DeriveError> for Rejection {
 
 impl From<ConferenceError> for Rejection {
     fn from(error: ConferenceError) -> Self {
+        if let ConferenceError::Registry(_) = error {
+            return Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "call_registry_unavailable",
+                format!("{error}; try again shortly"),
+            );
+        }
         if error.is_server_error() {
             return Self::new(StatusCode::INTERNAL_SERVER_ERROR, "misconfigured", error.to_string());
         }

@@ -19,7 +19,7 @@ use super::{
 };
 use crate::{
     callstats::{Callstats, Grant},
-    conference::ConferenceIdSource,
+    conference::{ConferenceIdSource, Resolution, Resolved},
     id::ConferenceId,
     rejection::Rejection,
     response,
@@ -185,6 +185,7 @@ impl EndpointConfig {
         let token_request = request::parse(&parts, &bytes).map_err(|r| callstats.reject(r, Some(user.id())))?;
         let conference = self
             .conference(&parts, token_request.conference_id.as_deref())
+            .await
             .map_err(|r| callstats.reject(r, Some(user.id())))?;
         let context = match callstats.grant(&identity, user, conference, token_request.force_new) {
             Grant::Ready(granted) => granted?,
@@ -198,23 +199,37 @@ impl EndpointConfig {
         Ok(response)
     }
 
-    fn conference(&self, parts: &Parts, from_body: Option<&str>) -> Result<Option<ConferenceId>, Rejection> {
+    async fn conference(&self, parts: &Parts, from_body: Option<&str>) -> Result<Option<Resolved>, Rejection> {
         if self.reads_body_conference() {
             if let Some(value) = from_body {
                 return ConferenceId::new(value)
-                    .map(Some)
+                    .map(|id| {
+                        Some(Resolved {
+                            id,
+                            call_started_at: None,
+                        })
+                    })
                     .map_err(|e| Rejection::bad_request("invalid_conference_id", e.to_string()));
             }
         }
         if let Some(source) = &self.conference_from_referer {
             if let Some(referer) = parts.headers.get(header::REFERER) {
                 let referer_parts = referer_as_request(referer)?;
-                return Ok(Some(source.extract(&referer_parts)?));
+                return Ok(Some(resolve(source, &referer_parts).await?));
             }
         }
         match &self.conference {
-            Some(source) => Ok(Some(source.extract(parts)?)),
+            Some(source) => Ok(Some(resolve(source, parts).await?)),
             None => Ok(None),
         }
     }
+}
+
+/// A source's conferenceID, waiting for a call registry when it must.
+async fn resolve(source: &ConferenceIdSource, parts: &Parts) -> Result<Resolved, Rejection> {
+    let resolved = match source.start(parts) {
+        Resolution::Ready(resolved) => resolved,
+        Resolution::Pending(resolved) => resolved.await,
+    };
+    Ok(resolved?)
 }

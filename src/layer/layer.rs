@@ -6,10 +6,13 @@ use tower_layer::Layer;
 use super::CallstatsService;
 use crate::{
     callstats::{Callstats, Grant},
+    conference::{ConferenceError, Resolution, Resolved},
     context::CallstatsContext,
+    identity::Identity,
     rejection::Rejection,
     response,
     token::IssuedToken,
+    user_id::CallstatsUser,
 };
 
 /// The response header that carries the token, `x-callstats-token` by default.
@@ -140,11 +143,30 @@ impl LayerConfig {
             Ok(user) => user,
             Err(rejection) => return Decision::Reject(rejection),
         };
-        let conference = match callstats
-            .conference_source()
-            .map(|source| source.extract(parts))
-            .transpose()
-        {
+        let conference = match callstats.conference_source().map(|source| source.start(parts)) {
+            None => None,
+            Some(Resolution::Ready(resolved)) => Some(resolved),
+            // The call registry must be asked: decide when it answers.
+            Some(Resolution::Pending(resolved)) => {
+                let config = config.clone();
+                return Decision::Later(Box::pin(async move {
+                    Self::granted(&config, &identity, user, Some(resolved.await))
+                }));
+            }
+        };
+        Self::granted(config, &identity, user, conference)
+    }
+
+    /// Refuses an invalid conferenceID, or asks the [`Authorize`](crate::authorize::Authorize)
+    /// hook and issues a token.
+    fn granted(
+        config: &Arc<LayerConfig>,
+        identity: &Identity,
+        user: CallstatsUser,
+        conference: Option<Result<Resolved, ConferenceError>>,
+    ) -> Decision {
+        let callstats = &config.callstats;
+        let conference = match conference.transpose() {
             Ok(conference) => conference,
             Err(error) => {
                 if error.is_server_error() {
@@ -153,7 +175,7 @@ impl LayerConfig {
                 return Decision::Reject(callstats.reject(error.into(), Some(user.id())));
             }
         };
-        match callstats.grant(&identity, user, conference, false) {
+        match callstats.grant(identity, user, conference, false) {
             Grant::Ready(granted) => Self::issue(config, granted),
             Grant::Later(granted) => {
                 let config = config.clone();
