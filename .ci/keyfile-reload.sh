@@ -38,7 +38,7 @@ token_kid() {
     -d '{"conferenceID":"r","forceNew":true}' "$BASE/getToken" | sed -n 's/.*"keyID":"\([^"]*\)".*/\1/p'
 }
 COOKIE=$(curl -fsS --max-time 5 -o /dev/null -D - -d username=ci "$BASE/login" | tr -d '\r' |
-  sed -n 's/^[Ss]et-[Cc]ookie: \(demo_session=[0-9a-f]*\);.*/\1/p')
+  sed -n 's/^[Ss]et-[Cc]ookie: \(__Host-demo_session=[0-9a-f]*\);.*/\1/p')
 [ -n "$COOKIE" ] || fail "the login gave no session cookie"
 before=$(jwks) || fail "no JWKS at $BASE"
 [ "$(token_kid)" = ci-key-1 ] || fail "no token signed by ci-key-1 before the reload"

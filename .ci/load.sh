@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Smoke run of the load comparison (scripts/load.sh): every phase for 1 s, one round,
-# 20k distinct users, the server in the dev profile (a quick build).
-# Checks that the table comes out complete and that no request failed; the numbers of
-# such a short run on a debug build mean nothing. Run from anywhere: `bash .ci/load.sh`.
+# a 12 s forced re-issue phase, 20k distinct users, the server in the dev profile (a
+# quick build). Checks that the table comes out complete, that no request failed, that
+# every response of the layer and the endpoint carried a token (scripts/load.sh fails
+# otherwise) and that forced re-issue stayed bounded; the timings of such a short run on
+# a debug build mean nothing. Run from anywhere: `bash .ci/load.sh`.
 # Installs wrk itself (through scripts/load.sh) when missing.
 LOG_PREFIX=load
 . "$(dirname "$0")/../.ci/lib.sh"
@@ -10,9 +12,11 @@ LOG_PREFIX=load
 work_dir
 out=$WORK/table.md
 LOAD_DURATION=${LOAD_DURATION:-1} LOAD_ROUNDS=${LOAD_ROUNDS:-1} LOAD_DISTINCT_USERS=${LOAD_DISTINCT_USERS:-20000} \
+  LOAD_FORCE_SECS=${LOAD_FORCE_SECS:-12} \
   LOAD_DISTINCT_SECS=${LOAD_DISTINCT_SECS:-60} LOAD_PROFILE=${LOAD_PROFILE:-dev} LOAD_OUT="$out" bash scripts/load.sh
 
-for route in '(a) bare axum' '(b) layer, cache off' '(c) layer, cache on' '(d) token endpoint' '(e) control'; do
+for route in '(a) bare axum' '(b) layer, cache off' '(c) layer, cache on' '(d) token endpoint' '(e) control' \
+  '(f) control' '(g) control'; do
   line=$(grep -F "| $route" "$out") || fail "no row for $route"
   # | route | req/s | p50 | p99 | vs (a) | CPU per request | CPU busy | errors |
   rps=$(awk -F'|' '{gsub(/ /, "", $3); print $3}' <<<"$line")
@@ -21,6 +25,9 @@ for route in '(a) bare axum' '(b) layer, cache off' '(c) layer, cache on' '(d) t
   [ "$errors" = 0 ] || fail "$errors failed requests for $route: $line"
 done
 grep -q '^Ideal b/a = ' "$out" || fail "no ideal ratio line"
+grep -Eq '^Against the controls .*c/f = \*\*?[0-9.]+' "$out" || grep -q 'c/f = ' "$out" || fail "no control ratio line"
+grep -Eq '^Forced re-issue: [0-9]+ requests .*: [0-9]+ signatures \(at most [0-9]+ allowed' "$out" ||
+  fail "no forced re-issue line: $(grep '^Forced' "$out")"
 grep -Eq '^Memory: peak RSS \(VmHWM\) [0-9.]+ MiB after [0-9]+ requests from [0-9]+ distinct users \(0 errors\)' "$out" ||
   fail "no memory line, or failed requests in the memory phase: $(grep '^Memory' "$out")"
 log "pass: smoke run complete (a debug build for 1 s per phase: the numbers above mean nothing, the pipeline works)"

@@ -2,18 +2,27 @@
 # Load comparison of the layer against bare axum: `bash scripts/load.sh` (from anywhere).
 #
 # One server binary (`loadserver` in tools/, load testing only), on 127.0.0.1, with
-# routes (a) /bare: axum hello world, (b) /nocache: the same behind the layer with the
-# token cache off, (c) /cache: the same with the cache on, (d) POST /getToken: the token
-# endpoint, (e) /rawsign: a control, bare axum plus one raw aws-lc-rs signature in the
-# handler (what (b) would be if the layer added nothing but the signature). wrk
-# (Debian's package, installed if missing) drives them in interleaved rounds
-# a,b,c,d,e,a,b,c,d,e,... with the server and the client pinned to different CPUs
-# where there are at least two. Then a last phase sends 100k distinct users to /cache
+# routes (a) /bare: axum hello world, (b) /nocache/room-1: the same behind the layer
+# (conferenceID from the route) with the token cache off, (c) /cache/room-1: the same
+# with the cache on, (d) POST /getToken: the token endpoint, with the JSON body
+# {"conferenceID":"room-1"}, and three controls that pay what cannot be avoided:
+# (e) /rawsign: bare axum plus one raw aws-lc-rs signature in the handler (what (b)
+# would be if the layer added nothing but the signature), (f) /static: bare axum
+# answering with the exact headers (c) adds, precomputed (what the bytes alone cost),
+# (g) POST /static-token: a handler that reads and parses the same body as (d) and
+# answers a precomputed body of the same size with the same headers. wrk (Debian's
+# package, installed if missing) drives them in interleaved rounds a,b,c,d,e,f,g,a,...
+# with the server and the client pinned to different CPUs where there are at least two.
+# After every phase of (b), (c), (d) the server's audit counts must show a token for
+# every response wrk counted (and at most one per connection more, for requests in
+# flight when wrk stopped). Then a forced re-issue phase: LOAD_CONNECTIONS connections
+# send {"forceNew":true} for one user, and the server must sign at most once per
+# forced re-issue interval (10 s). Then a last phase sends 100k distinct users to (c)
 # and reads the server's peak RSS (VmHWM).
 #
 # Prints a markdown table: req/s, p50, p99, the server's CPU time per request, the
-# ratios b/a, c/a, d/a (medians of the per-round ratios), and the ideal b/a from the
-# measured raw-sign time: (1/a) / (1/a + sign) for one worker, and b/e.
+# ratios to (a), and the ratios to the controls that pay the same unavoidable cost
+# (c/f, d/g, b/e; medians of the per-round ratios).
 #
 # Every wrk run is bounded in time. Knobs (environment):
 #   LOAD_DURATION=7        seconds per phase and round
@@ -23,6 +32,7 @@
 #   LOAD_USERS=100         fixed set of users for (b), (c), (d)
 #   LOAD_DISTINCT_USERS=100000  users in the memory phase (0 skips it)
 #   LOAD_DISTINCT_SECS=60  upper bound on the memory phase
+#   LOAD_FORCE_SECS=12     length of the forced re-issue phase (0 skips it)
 #   LOAD_PROFILE=release   cargo profile of the server (dev for a quick smoke run)
 #   LOAD_OUT=              also write the table to this file
 LOG_PREFIX=load
@@ -37,8 +47,12 @@ DISTINCT=${LOAD_DISTINCT_USERS:-100000}
 DISTINCT_SECS=${LOAD_DISTINCT_SECS:-60}
 PROFILE=${LOAD_PROFILE:-release}
 OUT=${LOAD_OUT:-}
+FORCE_SECS=${LOAD_FORCE_SECS:-12}
+# The crate's default forced re-issue interval (TokenIssuerBuilder::force_new_interval).
+FORCE_INTERVAL=10
 
 need wrk
+need curl
 command -v taskset >/dev/null || log "taskset not found: server and client are not pinned"
 
 case "$PROFILE" in
@@ -69,6 +83,15 @@ local users = tonumber(os.getenv("LOAD_USERS"))
 local threads = tonumber(os.getenv("LOAD_THREADS"))
 local distinct = os.getenv("LOAD_MODE") == "distinct"
 local limit = tonumber(os.getenv("LOAD_LIMIT") or "0")
+local body = os.getenv("LOAD_BODY")
+if body == "" then body = nil end
+local fixed_user = os.getenv("LOAD_USER")
+if fixed_user == "" then fixed_user = nil end
+local function headers(user)
+  local h = { ["x-load-user"] = user }
+  if body then h["content-type"] = "application/json" end
+  return h
+end
 local counter = 0
 function setup(thread)
   thread:set("tid", counter)
@@ -78,7 +101,7 @@ local prebuilt, i, seen = {}, 0, 0
 function init(args)
   if not distinct then
     for u = 1, users do
-      prebuilt[u] = wrk.format(method, path, { ["x-load-user"] = "user-" .. u })
+      prebuilt[u] = wrk.format(method, path, headers(fixed_user or ("user-" .. u)), body)
     end
   end
 end
@@ -86,7 +109,7 @@ function request()
   i = i + 1
   if distinct then
     local u = (i - 1) * threads + tid
-    return wrk.format(method, path, { ["x-load-user"] = "distinct-user-" .. (u % users) })
+    return wrk.format(method, path, headers("distinct-user-" .. (u % users)), body)
   end
   return prebuilt[(i - 1) % users + 1]
 end
@@ -120,18 +143,41 @@ log "server $ADDR pid $SERVER_PID, $WORKERS worker(s) ${SERVER_PIN[*]:-unpinned}
 
 CLK_TCK=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14, $15}' "/proc/$SERVER_PID/stat"; }
-declare -A PATHS=([a]=/bare [b]=/nocache [c]=/cache [d]=/getToken [e]=/rawsign)
-declare -A METHODS=([a]=GET [b]=GET [c]=GET [d]=POST [e]=GET)
+PHASES="a b c d e f g"
+declare -A PATHS=([a]=/bare [b]=/nocache/room-1 [c]=/cache/room-1 [d]=/getToken [e]=/rawsign [f]=/static [g]=/static-token)
+declare -A METHODS=([a]=GET [b]=GET [c]=GET [d]=POST [e]=GET [f]=GET [g]=POST)
+TOKEN_BODY='{"conferenceID":"room-1"}'
+declare -A BODIES=([d]=$TOKEN_BODY [g]=$TOKEN_BODY)
+
+# The server's audit counts: "issued reused force_new_limited".
+stats() {
+  curl -fsS "http://$ADDR/stats" | sed 's/[^0-9]\{1,\}/ /g; s/^ //' | awk '{print $1, $2, $3}'
+}
 
 # run PHASE SECONDS MODE ROUND -> appends
-# "phase round rps p50 p99 cpu_us_per_req errors user_us_per_req kernel_us_per_req" to results
+# "phase round rps p50 p99 cpu_us_per_req errors user_us_per_req kernel_us_per_req" to results,
+# and checks that (b), (c) and (d) answered every request with a token.
 run() {
-  local phase=$1 secs=$2 mode=$3 round=$4 before after out
+  local phase=$1 secs=$2 mode=$3 round=$4 before after out counts_before counts_after
+  counts_before=$(stats)
   before=$(cpu_ticks)
-  out=$(LOAD_PATH=${PATHS[$phase]} LOAD_METHOD=${METHODS[$phase]} LOAD_USERS=$USERS LOAD_MODE=$mode \
-    LOAD_THREADS=$CLIENT_THREADS LOAD_LIMIT=0 \
+  out=$(LOAD_PATH=${PATHS[$phase]} LOAD_METHOD=${METHODS[$phase]} LOAD_BODY=${BODIES[$phase]:-} LOAD_USERS=$USERS \
+    LOAD_MODE=$mode LOAD_THREADS=$CLIENT_THREADS LOAD_LIMIT=0 \
     "${CLIENT_PIN[@]}" wrk -t"$CLIENT_THREADS" -c"$CONNECTIONS" -d"${secs}s" --timeout 5s -s "$WORK/load.lua" "http://$ADDR")
   after=$(cpu_ticks)
+  counts_after=$(stats)
+  case "$phase" in
+    b | c | d)
+      local requests tokens
+      requests=$(sed -n 's/^RESULT requests=\([0-9]*\).*/\1/p' <<<"$out")
+      # Every token is one audit event: issued (signed) or reused (from the cache).
+      tokens=$(awk -v a="$counts_after" -v b="$counts_before" 'BEGIN {
+        split(a, x, " "); split(b, y, " "); print (x[1] + x[2]) - (y[1] + y[2]) }')
+      if [ "$tokens" -lt "$requests" ] || [ "$tokens" -gt $((requests + CONNECTIONS)) ]; then
+        echo "phase $phase round $round: $requests responses but $tokens tokens" >>"$WORK/token-failures"
+      fi
+      ;;
+  esac
   sed -n 's/^RESULT //p' <<<"$out" | awk -v phase="$phase" -v round="$round" -v hz="$CLK_TCK" \
     -v user=$((${after% *} - ${before% *})) -v kernel=$((${after#* } - ${before#* })) '{
       for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
@@ -143,20 +189,38 @@ run() {
 }
 
 log "warm-up: 1 s per route"
-for phase in a b c d e; do run "$phase" 1 fixed 0; done
+for phase in $PHASES; do run "$phase" 1 fixed 0; done
 : >"$WORK/results"
 for round in $(seq "$ROUNDS"); do
-  for phase in a b c d e; do
+  for phase in $PHASES; do
     run "$phase" "$DURATION" fixed "$round"
     log "round $round: $(tail -n1 "$WORK/results")"
   done
 done
 
+FORCE_LINE="skipped (LOAD_FORCE_SECS=0)"
+if [ "$FORCE_SECS" -gt 0 ]; then
+  log "forced re-issue phase: $CONNECTIONS connections send forceNew for one user for ${FORCE_SECS}s"
+  counts_before=$(stats)
+  out=$(LOAD_PATH=/getToken LOAD_METHOD=POST LOAD_BODY='{"forceNew":true}' LOAD_USER=force-user LOAD_USERS=1 \
+    LOAD_MODE=fixed LOAD_THREADS=$CLIENT_THREADS LOAD_LIMIT=0 \
+    "${CLIENT_PIN[@]}" wrk -t"$CLIENT_THREADS" -c"$CONNECTIONS" -d"${FORCE_SECS}s" --timeout 5s -s "$WORK/load.lua" "http://$ADDR")
+  counts_after=$(stats)
+  read -r forced signed limited < <(awk -v a="$counts_after" -v b="$counts_before" -v out="$out" 'BEGIN {
+    split(a, x, " "); split(b, y, " "); match(out, /requests=[0-9]+/); n = substr(out, RSTART + 9, RLENGTH - 9)
+    print n, x[1] - y[1], x[3] - y[3] }')
+  bound=$(((FORCE_SECS + FORCE_INTERVAL - 1) / FORCE_INTERVAL + 1))
+  FORCE_LINE="$forced requests with forceNew:true for one user in ${FORCE_SECS} s over $CONNECTIONS connections: $signed signatures (at most $bound allowed: one per ${FORCE_INTERVAL} s), $limited answered with the token just signed"
+  [ "$forced" -gt 0 ] || fail "the forced re-issue phase served nothing: $out"
+  [ "$signed" -le "$bound" ] || echo "forced re-issue: $signed signatures in ${FORCE_SECS}s, more than $bound" >>"$WORK/token-failures"
+  [ "$((signed + limited))" -ge "$forced" ] || echo "forced re-issue: $forced responses but $((signed + limited)) tokens" >>"$WORK/token-failures"
+fi
+
 HWM_BEFORE=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
 DISTINCT_LINE="skipped (LOAD_DISTINCT_USERS=0)"
 if [ "$DISTINCT" -gt 0 ]; then
   log "memory phase: $DISTINCT distinct users on /cache (at most ${DISTINCT_SECS}s)"
-  out=$(LOAD_PATH=/cache LOAD_METHOD=GET LOAD_USERS=$DISTINCT LOAD_MODE=distinct LOAD_THREADS=1 \
+  out=$(LOAD_PATH=/cache/room-1 LOAD_METHOD=GET LOAD_USERS=$DISTINCT LOAD_MODE=distinct LOAD_THREADS=1 \
     LOAD_LIMIT="$DISTINCT" "${CLIENT_PIN[@]}" wrk -t1 -c"$CONNECTIONS" -d"${DISTINCT_SECS}s" --timeout 5s \
     -s "$WORK/load.lua" "http://$ADDR")
   sent=$(sed -n 's/^RESULT requests=\([0-9]*\).*/\1/p' <<<"$out")
@@ -169,7 +233,7 @@ if [ "$DISTINCT" -gt 0 ]; then
 fi
 
 TABLE=$(awk -v rounds="$ROUNDS" -v raw_ns="$RAW_SIGN_NS" -v our_ns="$OUR_SIGN_NS" -v workers="$WORKERS" \
-  -v distinct="$DISTINCT_LINE" -v dur="$DURATION" -v conns="$CONNECTIONS" -v users="$USERS" '
+  -v distinct="$DISTINCT_LINE" -v force="$FORCE_LINE" -v dur="$DURATION" -v conns="$CONNECTIONS" -v users="$USERS" '
   function median(list, n,   arr, k, i, j, t) {
     k = split(list, arr, " ")
     for (i = 2; i <= k; i++) { t = arr[i]; for (j = i - 1; j >= 1 && arr[j] + 0 > t + 0; j--) arr[j + 1] = arr[j]; arr[j + 1] = t }
@@ -182,14 +246,18 @@ TABLE=$(awk -v rounds="$ROUNDS" -v raw_ns="$RAW_SIGN_NS" -v our_ns="$OUR_SIGN_NS
     name["a"] = "(a) bare axum, `GET /bare`"; name["b"] = "(b) layer, cache off, `GET /nocache`"
     name["c"] = "(c) layer, cache on, `GET /cache`"; name["d"] = "(d) token endpoint, `POST /getToken`"
     name["e"] = "(e) control: bare + one raw sign in the handler, `GET /rawsign`"
+    name["f"] = "(f) control: bare + the headers of (c), precomputed, `GET /static`"
+    name["g"] = "(g) control: reads the body of (d), answers a precomputed body, `POST /static-token`"
     for (r = 1; r <= maxr; r++) {
       for (p in name) if (p != "a" && by["a", r] > 0) ratio[p] = ratio[p] " " by[p, r] / by["a", r]
       if (by["e", r] > 0) b_over_e = b_over_e " " by["b", r] / by["e", r]
+      if (by["f", r] > 0) c_over_f = c_over_f " " by["c", r] / by["f", r]
+      if (by["g", r] > 0) d_over_g = d_over_g " " by["d", r] / by["g", r]
     }
     printf "| route | req/s | p50 | p99 | req/s vs (a) | server CPU per request (user + kernel) | server CPU busy | errors |\n"
     printf "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
-    split("a b c d e", order, " ")
-    for (i = 1; i <= 5; i++) {
+    split("a b c d e f g", order, " ")
+    for (i = 1; i <= 7; i++) {
       p = order[i]
       printf "| %s | %.0f | %.2f ms | %.2f ms | %s | %.1f us (%.1f + %.1f) | %.0f%% | %d |\n", name[p], median(rps[p]),
         median(p50[p]) / 1000, median(p99[p]) / 1000, p == "a" ? "1" : sprintf("**%.3f**", median(ratio[p])),
@@ -202,14 +270,19 @@ TABLE=$(awk -v rounds="$ROUNDS" -v raw_ns="$RAW_SIGN_NS" -v our_ns="$OUR_SIGN_NS
     printf "Raw aws-lc-rs ES256 sign: %.2f us; a whole token from the crate (cache off): %.2f us (%.3fx raw).\n", t_sign, our_ns / 1000, our_ns / raw_ns
     printf "Ideal b/a = bare time / (bare time + raw sign) = %.2f / (%.2f + %.2f) = %.3f; measured b/a %.3f = %.2f of ideal.\n",
       t_bare, t_bare, t_sign, ideal, median(ratio["b"]), median(ratio["b"]) / ideal
-    printf "Against the control (e), the same server paying one raw signature per request: b/e = %.3f.\n", median(b_over_e)
+    printf "Against the controls that pay the same unavoidable cost (medians of the per-round ratios): **c/f = %.3f** (the same headers), **d/g = %.3f** (the same body in and out), **b/e = %.3f** (one signature).\n", median(c_over_f), median(d_over_g), median(b_over_e)
     printf "By server CPU per request (independent of the client): (a)/(b) %.3f (ideal %.3f), (a)/(c) %.3f, (a)/(d) %.3f.\n",
       cpu_a / median(cpu["b"]), cpu_a / (cpu_a + t_sign), cpu_a / median(cpu["c"]), cpu_a / median(cpu["d"])
     printf "Server user-space CPU per request over (a): (b) +%.2f us (raw sign %.2f us), (c) +%.2f us, (d) +%.2f us.\n",
       median(ucpu["b"]) - median(ucpu["a"]), t_sign, median(ucpu["c"]) - median(ucpu["a"]), median(ucpu["d"]) - median(ucpu["a"])
+    printf "Forced re-issue: %s.\n", force
     printf "Memory: %s.\n", distinct
   }' "$WORK/results")
 
 printf '\nMachine: %s CPUs (nproc), %s; %s; load average at the start %s\n\n%s\n' "$NCPU" \
   "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)" "$(uname -sr)" "$LOAD_AT_START" "$TABLE"
 if [ -n "$OUT" ]; then printf '%s\n' "$TABLE" >"$OUT"; fi
+if [ -s "$WORK/token-failures" ]; then
+  cat "$WORK/token-failures" >&2
+  fail "tokens were not issued as counted (above)"
+fi

@@ -57,7 +57,7 @@ wait_http "$BASE/" 20 "$SERVER_PID" || fail "the demo does not answer on $BASE: 
 COOKIES=()
 for i in $(seq 1 "$SESSIONS"); do
   cookie=$(curl -fsS -o /dev/null -D - -d "username=soak-user-$i" "$BASE/login" |
-    tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: \(demo_session=[0-9a-f]*\);.*/\1/p')
+    tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: \(__Host-demo_session=[0-9a-f]*\);.*/\1/p')
   [ -n "$cookie" ] || fail "login of soak-user-$i gave no session cookie"
   COOKIES+=("\"$cookie\"")
 done

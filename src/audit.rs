@@ -1,9 +1,10 @@
-//! The audit hook, and the crate's `tracing` events and `metrics` counters.
+//! The audit hook, and the crate's `tracing` events.
 //!
 //! callstats uses the `jti` claim for audit logging; the origin server should log it
 //! too. Every token decision goes through one [`Audit`]: a new token was signed
-//! (`issued`), a cached one handed out again (`reused`), a request refused
-//! (`rejected`), or signing failed (`failed`). The default, [`TracingAudit`], emits a
+//! (`issued`), a cached one handed out again (`reused`), a forced re-issue answered with
+//! the token just signed (`force_new_limited`), a request refused (`rejected`), or
+//! signing failed (`failed`). The default, [`TracingAudit`], emits a
 //! `tracing` event and, with the `metrics` feature, counts it. Any closure
 //! `Fn(&AuditEvent)` can replace it; call [`TracingAudit`] from the closure to keep the
 //! events and counters.
@@ -32,6 +33,7 @@
 //! | --- | --- | --- | --- | --- |
 //! | `tower_callstats::audit` | `INFO` | `callstats token issued` | `action="issued"`, `user_id`, `conference_id`, `key_id`, `jti` | a new token was signed |
 //! | `tower_callstats::audit` | `DEBUG` | `callstats token reused` | `action="reused"`, `user_id`, `conference_id`, `key_id`, `jti` | a cached token was handed out again |
+//! | `tower_callstats::audit` | `INFO` | `callstats forced re-issue limited` | `action="force_new_limited"`, `user_id`, `conference_id`, `key_id`, `jti` | a `forceNew` request within the [`force_new_interval`](crate::token::TokenIssuerBuilder::force_new_interval) got the token just signed |
 //! | `tower_callstats::audit` | `WARN` | `callstats token request rejected` | `action="rejected"`, `reason`, `user_id` (when known) | no session (endpoint), no identity (layer with `require_authentication`), invalid userID or conferenceID, bad request body |
 //! | `tower_callstats::audit` | `ERROR` | `callstats token signing failed` | `action="failed"`, `user_id`, `key_id`, `reason` | ES256 signing failed (the request gets a 500) |
 //! | `tower_callstats::layer` | `ERROR` | `token signing failed` | `user_id`, `error` | with the `failed` audit event, from the layer or the endpoint |
@@ -45,19 +47,9 @@
 //! `conference_id` is there whenever the request has one, whether or not the token
 //! carries it as the opt-in `confID` claim.
 //!
-//! # `metrics` counters (feature `metrics`)
-//!
-//! Through the [`metrics`](https://docs.rs/metrics) facade, so any exporter
-//! (Prometheus, StatsD, ...) picks them up:
-//!
-//! | name | type | labels | meaning |
-//! | --- | --- | --- | --- |
-//! | `callstats_tokens_total` | counter | `action` = `issued`, `reused`, `rejected`, `failed` | one per audit event of [`TracingAudit`] |
-//!
-//! The label set is closed (no userIDs, no reasons), so the series count stays at
-//! four. Building a [`TokenIssuer`](crate::TokenIssuer) calls `audit::describe_metrics()`,
-//! which adds the description and registers all four series at zero, so that rates work
-//! before the first failure; call it again if you install the recorder later.
+//! With the `metrics` feature, [`TracingAudit`] also counts every event in
+//! `callstats_tokens_total{action}`; the crate's other metrics are listed in the
+//! `metrics` module.
 
 use std::sync::Arc;
 
@@ -69,6 +61,10 @@ pub enum Action {
     Issued,
     /// A cached token was handed out again.
     Reused,
+    /// A forced re-issue (`forceNew`) came within the issuer's
+    /// [`force_new_interval`](crate::token::TokenIssuerBuilder::force_new_interval) of
+    /// the last signature, and got that token instead of a new signature.
+    ForceNewLimited,
     /// A request was refused (no session, invalid ID, bad body, ...).
     Rejected,
     /// Signing failed.
@@ -81,6 +77,7 @@ impl Action {
         match self {
             Action::Issued => "issued",
             Action::Reused => "reused",
+            Action::ForceNewLimited => "force_new_limited",
             Action::Rejected => "rejected",
             Action::Failed => "failed",
         }
@@ -147,22 +144,15 @@ where
     }
 }
 
-/// The name of the token counter, `callstats_tokens_total`, labelled `action`.
-pub const TOKENS_TOTAL: &str = "callstats_tokens_total";
-
-/// Describes the crate's counters to the installed `metrics` recorder and registers
-/// every `action` series at zero. Call it once after installing the recorder
-/// (recorders keep descriptions per recorder, so calling it again is harmless).
-#[cfg(feature = "metrics")]
-pub fn describe_metrics() {
-    metrics::describe_counter!(
-        TOKENS_TOTAL,
-        metrics::Unit::Count,
-        "callstats tokens by outcome: issued (newly signed), reused (from the cache), rejected (request refused), failed (signing failed)"
-    );
-    for action in [Action::Issued, Action::Reused, Action::Rejected, Action::Failed] {
-        metrics::counter!(TOKENS_TOTAL, "action" => action.as_str()).increment(0);
-    }
+impl Action {
+    /// Every action, in the order of the enum.
+    pub const ALL: [Action; 5] = [
+        Action::Issued,
+        Action::Reused,
+        Action::ForceNewLimited,
+        Action::Rejected,
+        Action::Failed,
+    ];
 }
 
 /// The default audit: one `tracing` event per [`AuditEvent`], with target
@@ -192,11 +182,12 @@ impl Audit for TracingAudit {
         match e.action {
             Action::Issued => event!(tracing::Level::INFO, "callstats token issued"),
             Action::Reused => event!(tracing::Level::DEBUG, "callstats token reused"),
+            Action::ForceNewLimited => event!(tracing::Level::INFO, "callstats forced re-issue limited"),
             Action::Rejected => event!(tracing::Level::WARN, "callstats token request rejected"),
             Action::Failed => event!(tracing::Level::ERROR, "callstats token signing failed"),
         }
         #[cfg(feature = "metrics")]
-        metrics::counter!(TOKENS_TOTAL, "action" => e.action.as_str()).increment(1);
+        crate::metrics::audited(e.action);
     }
 }
 

@@ -1,16 +1,17 @@
 //! [`Callstats`]: the one configuration from which the page's layer, the token endpoint
 //! and the JWKS service are made, so that they cannot disagree.
 
-use std::{fmt, sync::Arc};
+use std::{fmt, future::Future, pin::Pin, sync::Arc};
 
 use http::{HeaderName, HeaderValue, header, request::Parts};
 
 use crate::{
     audit::{Action, AuditEvent},
-    conference::ConferenceIdSource,
+    authorize::{Authorization, Authorize, SharedAuthorize},
+    conference::{ConferenceIdSource, Resolved},
     context::CallstatsContext,
     endpoint::TokenEndpoint,
-    id::{ConferenceId, UserId},
+    id::UserId,
     identity::{FromExtensions, GetIdentity, Identity, SharedGetIdentity},
     jwks::JwksService,
     layer::CallstatsLayer,
@@ -79,6 +80,13 @@ pub struct Callstats {
     conference: Option<ConferenceIdSource>,
     conference_server_id: Option<UserId>,
     vary: Option<HeaderValue>,
+    authorize: Option<SharedAuthorize>,
+}
+
+/// A token decision that may have to wait (for an asynchronous [`Authorize`] hook).
+pub(crate) enum Grant {
+    Ready(Result<CallstatsContext, Rejection>),
+    Later(Pin<Box<dyn Future<Output = Result<CallstatsContext, Rejection>> + Send + 'static>>),
 }
 
 impl fmt::Debug for Callstats {
@@ -89,6 +97,7 @@ impl fmt::Debug for Callstats {
             .field("conference_id", &self.conference)
             .field("conference_server_id", &self.conference_server_id)
             .field("vary", &self.vary)
+            .field("authorize", &self.authorize.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -105,6 +114,7 @@ impl Callstats {
             conference: None,
             conference_server_id: None,
             vary: vary_value([header::COOKIE, header::AUTHORIZATION]),
+            authorize: None,
         }
     }
 
@@ -143,6 +153,16 @@ impl Callstats {
     /// `Vary`.
     pub fn vary(mut self, headers: impl IntoIterator<Item = HeaderName>) -> Self {
         self.vary = vary_value(headers);
+        self
+    }
+
+    /// Who may get a token for which conference: asked by the layer and the endpoint
+    /// alike, after the identity and the conferenceID are known and before anything is
+    /// signed. A denied request gets `403` with the JSON code `conference_forbidden` and
+    /// no token. Default none: every authenticated user may get a token for any
+    /// conference. See [`Authorize`] (a closure returning `bool` works).
+    pub fn authorize(mut self, authorize: impl Authorize) -> Self {
+        self.authorize = Some(Arc::new(authorize));
         self
     }
 
@@ -188,17 +208,51 @@ impl Callstats {
         self.user_id.derive(identity).map_err(|e| self.reject(e.into(), None))
     }
 
+    /// Asks the [`Authorize`] hook, then signs (or reuses) a token.
+    pub(crate) fn grant(
+        &self,
+        identity: &Identity,
+        user: CallstatsUser,
+        conference: Option<Resolved>,
+        force_new: bool,
+    ) -> Grant {
+        let decision = match &self.authorize {
+            None => Authorization::Allow,
+            Some(hook) => hook.authorize(identity, conference.as_ref().map(|c| &c.id)),
+        };
+        match decision {
+            Authorization::Allow => Grant::Ready(self.context(user, conference, force_new)),
+            Authorization::Deny => Grant::Ready(Err(self.forbidden(&user, conference.as_ref()))),
+            Authorization::Later(decision) => {
+                let this = self.clone();
+                Grant::Later(Box::pin(async move {
+                    if decision.await {
+                        this.context(user, conference, force_new)
+                    } else {
+                        Err(this.forbidden(&user, conference.as_ref()))
+                    }
+                }))
+            }
+        }
+    }
+
+    fn forbidden(&self, user: &CallstatsUser, conference: Option<&Resolved>) -> Rejection {
+        let rejection = Rejection::conference_forbidden(conference.map(|c| &c.id));
+        self.reject(rejection, Some(user.id()))
+    }
+
     /// Signs (or reuses) a token and assembles the context.
     pub(crate) fn context(
         &self,
         user: CallstatsUser,
-        conference: Option<ConferenceId>,
+        conference: Option<Resolved>,
         force_new: bool,
     ) -> Result<CallstatsContext, Rejection> {
+        let conference_id = conference.as_ref().map(|c| &c.id);
         let issued = if force_new {
-            self.issuer.issue_new(user.id(), conference.as_ref())
+            self.issuer.issue_new(user.id(), conference_id)
         } else {
-            self.issuer.issue(user.id(), conference.as_ref())
+            self.issuer.issue(user.id(), conference_id)
         };
         match issued {
             Ok(token) => Ok(CallstatsContext::new(

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::{
+    conference::Resolved,
     id::{ConferenceId, UserId},
     token::IssuedToken,
     user_id::CallstatsUser,
@@ -44,6 +45,7 @@ pub struct CallstatsContext {
     app_id: Arc<str>,
     user: CallstatsUser,
     conference_id: Option<ConferenceId>,
+    call_started_at: Option<u64>,
     token: Arc<IssuedToken>,
     conference_server_id: Option<UserId>,
 }
@@ -53,14 +55,19 @@ impl CallstatsContext {
     pub(crate) fn new(
         app_id: Arc<str>,
         user: CallstatsUser,
-        conference_id: Option<ConferenceId>,
+        conference: Option<Resolved>,
         token: Arc<IssuedToken>,
         conference_server_id: Option<UserId>,
     ) -> Self {
+        let (conference_id, call_started_at) = match conference {
+            Some(c) => (Some(c.id), c.call_started_at),
+            None => (None, None),
+        };
         Self {
             app_id,
             user,
             conference_id,
+            call_started_at,
             token,
             conference_server_id,
         }
@@ -86,8 +93,19 @@ impl CallstatsContext {
         self.conference_id.as_ref()
     }
 
+    /// When the call started, Unix seconds, when the conferenceID comes from a
+    /// [`per_call`](crate::ConferenceIdSource::per_call) source: the same for everyone in
+    /// the room until the call ends.
+    pub fn call_started_at(&self) -> Option<u64> {
+        self.call_started_at
+    }
+
     /// The signed token.
     pub fn token(&self) -> &IssuedToken {
+        &self.token
+    }
+
+    pub(crate) fn token_shared(&self) -> &Arc<IssuedToken> {
         &self.token
     }
 
@@ -103,29 +121,62 @@ impl CallstatsContext {
     }
 
     /// The JSON a page (or the token endpoint) gets:
-    /// `{"token", "appID", "userID", "localUserID", "conferenceID"?, "expiresAt",
-    /// "issuedAt", "keyID", "conferenceServerID"?}`. `localUserID` is what
+    /// `{"appID", "callStartedAt"?, "conferenceID"?, "conferenceServerID"?, "expiresAt", "issuedAt",
+    /// "keyID", "localUserID", "token", "userID"}`. `localUserID` is what
     /// `callstats.initialize()` takes: the userID string, or the object form
     /// `{userName, aliasName}`.
     pub fn to_client_json(&self) -> serde_json::Value {
-        let claims = self.token.claims();
-        let mut value = serde_json::json!({
-            "token": self.token.jwt(),
-            "appID": &*self.app_id,
-            "userID": self.user.id(),
-            "localUserID": &self.user,
-            "expiresAt": claims.exp,
-            "issuedAt": claims.iat,
-            "keyID": claims.key_id,
-        });
-        if let Some(conference) = &self.conference_id {
-            value["conferenceID"] = conference.as_str().into();
-        }
-        if let Some(server) = &self.conference_server_id {
-            value["conferenceServerID"] = server.as_str().into();
-        }
-        value
+        serde_json::to_value(self.client_json()).unwrap_or_default()
     }
+
+    /// [`to_client_json`](Self::to_client_json) written straight into bytes, without
+    /// building a JSON tree: the token endpoint's response body.
+    pub(crate) fn client_json_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.token.jwt().len() + 320);
+        // Strings and numbers only: serializing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut out, &self.client_json());
+        out
+    }
+
+    fn client_json(&self) -> ClientJson<'_> {
+        let claims = self.token.claims();
+        ClientJson {
+            app_id: &self.app_id,
+            call_started_at: self.call_started_at,
+            conference_id: self.conference_id.as_deref(),
+            conference_server_id: self.conference_server_id.as_deref(),
+            expires_at: claims.exp,
+            issued_at: claims.iat,
+            key_id: &claims.key_id,
+            local_user_id: &self.user,
+            token: self.token.jwt(),
+            user_id: self.user.id(),
+        }
+    }
+}
+
+/// The page's view of a context, in the key order of a JSON object map.
+#[derive(serde::Serialize)]
+struct ClientJson<'a> {
+    #[serde(rename = "appID")]
+    app_id: &'a str,
+    #[serde(rename = "callStartedAt", skip_serializing_if = "Option::is_none")]
+    call_started_at: Option<u64>,
+    #[serde(rename = "conferenceID", skip_serializing_if = "Option::is_none")]
+    conference_id: Option<&'a str>,
+    #[serde(rename = "conferenceServerID", skip_serializing_if = "Option::is_none")]
+    conference_server_id: Option<&'a str>,
+    #[serde(rename = "expiresAt")]
+    expires_at: u64,
+    #[serde(rename = "issuedAt")]
+    issued_at: u64,
+    #[serde(rename = "keyID")]
+    key_id: &'a str,
+    #[serde(rename = "localUserID")]
+    local_user_id: &'a CallstatsUser,
+    token: &'a str,
+    #[serde(rename = "userID")]
+    user_id: &'a str,
 }
 
 #[cfg(feature = "axum")]

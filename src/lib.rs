@@ -64,6 +64,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod audit;
+pub mod authorize;
+pub mod calls;
 mod callstats;
 pub mod clock;
 pub mod conference;
@@ -76,6 +78,8 @@ pub mod identity;
 pub mod jwks;
 pub mod keys;
 pub mod layer;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod rejection;
 mod response;
 pub mod token;

@@ -55,6 +55,20 @@ impl Rejection {
         )
     }
 
+    /// `403`: the [`Authorize`](crate::authorize::Authorize) hook denied the token.
+    pub(crate) fn conference_forbidden(conference: Option<&crate::ConferenceId>) -> Self {
+        let message = match conference {
+            Some(conference) => format!("this user may not get a token for the conference {conference:?}"),
+            None => "this user may not get a token here".to_owned(),
+        };
+        Self::new(StatusCode::FORBIDDEN, "conference_forbidden", message)
+    }
+
+    /// `403`: a cross-site or cross-origin request to the token endpoint.
+    pub(crate) fn cross_site(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "cross_site_request", message)
+    }
+
     /// `500`: signing failed. The message says nothing about the key.
     pub(crate) fn signing_failed() -> Self {
         Self::new(
@@ -100,6 +114,13 @@ impl From<DeriveError> for Rejection {
 
 impl From<ConferenceError> for Rejection {
     fn from(error: ConferenceError) -> Self {
+        if let ConferenceError::Registry(_) = error {
+            return Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "call_registry_unavailable",
+                format!("{error}; try again shortly"),
+            );
+        }
         if error.is_server_error() {
             return Self::new(StatusCode::INTERNAL_SERVER_ERROR, "misconfigured", error.to_string());
         }

@@ -30,6 +30,19 @@ pub(crate) fn no_store(headers: &mut HeaderMap) {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
+/// Whether the app already keeps the response out of shared caches (`private` or
+/// `no-store` in `Cache-Control`).
+pub(crate) fn is_private(headers: &HeaderMap) -> bool {
+    headers.get_all(header::CACHE_CONTROL).iter().any(|v| {
+        v.to_str().is_ok_and(|v| {
+            v.split(',').any(|d| {
+                let d = d.trim();
+                d.eq_ignore_ascii_case("no-store") || d.eq_ignore_ascii_case("private")
+            })
+        })
+    })
+}
+
 /// Adds `vary` (the request headers that selected the user) to the response's `Vary`.
 pub(crate) fn vary(headers: &mut HeaderMap, vary: Option<&HeaderValue>) {
     if let Some(vary) = vary {

@@ -91,11 +91,70 @@ fn issue_new_bypasses_the_cache_and_replaces_the_cached_token() {
     let issuer = issuer(&clock);
     let alice = user("alice");
     let cached = issuer.issue(&alice, None).unwrap();
+    // Past the forced re-issue bound (10 s by default), forceNew signs anew.
+    clock.advance(Duration::from_secs(10));
     let forced = issuer.issue_new(&alice, None).unwrap();
     assert!(!same(&cached, &forced));
     assert_ne!(cached.claims().jti, forced.claims().jti);
     let after = issuer.issue(&alice, None).unwrap();
     assert!(same(&forced, &after), "the forced token is the one cached from now on");
+}
+
+#[test]
+fn forced_reissue_within_the_interval_returns_the_token_just_signed() {
+    let clock = ManualClock::at_unix(START);
+    let issuer = TokenIssuer::builder("app", SigningKey::generate("key-1").unwrap())
+        .ttl(Duration::from_secs(TTL))
+        .force_new_interval(Duration::from_secs(30))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let alice = user("alice");
+    let first = issuer.issue_new(&alice, None).unwrap();
+    // A loop of forced re-issues within 30 s of that signature: the same token each time.
+    for second in 0..30 {
+        clock.set_unix(START + second);
+        assert!(same(&first, &issuer.issue_new(&alice, None).unwrap()), "at +{second} s");
+    }
+    // At 30 s the bound is over: a new signature, which starts a new interval.
+    clock.set_unix(START + 30);
+    let second = issuer.issue_new(&alice, None).unwrap();
+    assert!(!same(&first, &second));
+    assert_eq!(second.claims().iat, START + 30);
+    clock.set_unix(START + 59);
+    assert!(same(&second, &issuer.issue_new(&alice, None).unwrap()));
+    // Another user is another cache entry, with its own bound.
+    assert!(!same(&second, &issuer.issue_new(&user("bob"), None).unwrap()));
+}
+
+#[test]
+fn a_zero_interval_turns_the_bound_off() {
+    let clock = ManualClock::at_unix(START);
+    let issuer = TokenIssuer::builder("app", SigningKey::generate("key-1").unwrap())
+        .force_new_interval(Duration::ZERO)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let alice = user("alice");
+    let first = issuer.issue_new(&alice, None).unwrap();
+    assert!(!same(&first, &issuer.issue_new(&alice, None).unwrap()));
+}
+
+#[test]
+fn a_rotation_is_never_held_back_by_the_bound() {
+    let clock = ManualClock::at_unix(START);
+    let ring = KeyRing::new(SigningKey::generate("key-1").unwrap());
+    let issuer = TokenIssuer::builder("app", ring.clone())
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let alice = user("alice");
+    let first = issuer.issue_new(&alice, None).unwrap();
+    ring.rotate(SigningKey::generate("key-2").unwrap(), Duration::from_secs(TTL))
+        .unwrap();
+    let after = issuer.issue_new(&alice, None).unwrap();
+    assert_eq!(first.claims().key_id, "key-1");
+    assert_eq!(after.claims().key_id, "key-2", "a new key signs at once");
 }
 
 async fn endpoint_token(endpoint: &TokenEndpoint, body: &'static str) -> String {
@@ -117,6 +176,11 @@ async fn the_endpoint_signs_a_new_token_for_force_new() {
     let first = endpoint_token(&endpoint, r#"{"conferenceID": "r1"}"#).await;
     let again = endpoint_token(&endpoint, r#"{"conferenceID": "r1", "forceNew": false}"#).await;
     assert_eq!(first, again);
+    // Within the bound (10 s by default) forceNew gets the token just signed...
+    let bounded = endpoint_token(&endpoint, r#"{"conferenceID": "r1", "forceNew": true}"#).await;
+    assert_eq!(first, bounded);
+    // ...and a new one after it.
+    clock.advance(Duration::from_secs(10));
     let forced = endpoint_token(&endpoint, r#"{"conferenceID": "r1", "forceNew": true}"#).await;
     assert_ne!(first, forced);
     let after = endpoint_token(&endpoint, r#"{"conferenceID": "r1"}"#).await;
@@ -178,6 +242,8 @@ fn every_signed_token_has_its_own_jti() {
     let mut jwts = HashSet::new();
     for i in 0..500 {
         let u = user(&format!("user-{}", i % 50));
+        // Each round is past the forced re-issue bound (10 s), so issue_new signs.
+        clock.advance(Duration::from_secs(10));
         for token in [uncached.issue(&u, None).unwrap(), cached.issue_new(&u, None).unwrap()] {
             assert!(jwts.insert(token.jwt().to_owned()));
             assert!(
@@ -216,30 +282,43 @@ fn jtis_stay_unique_across_threads() {
 }
 
 #[test]
-fn another_user_or_conference_gets_another_token() {
+fn another_user_gets_another_token_and_the_conference_counts_only_in_confid_tokens() {
     let clock = ManualClock::at_unix(START);
     let issuer = issuer(&clock);
     let tokens = [
         issuer.issue(&user("alice"), Some(&room("r1"))).unwrap(),
-        issuer.issue(&user("alice"), Some(&room("r2"))).unwrap(),
-        issuer.issue(&user("alice"), None).unwrap(),
         issuer.issue(&user("bob"), Some(&room("r1"))).unwrap(),
         // Case-sensitive, byte-exact IDs are different keys.
         issuer.issue(&user("Alice"), Some(&room("r1"))).unwrap(),
-        issuer.issue(&user("alice"), Some(&room("インターネット"))).unwrap(),
+        issuer.issue(&user("アリス"), Some(&room("r1"))).unwrap(),
     ];
     let jtis: HashSet<_> = tokens.iter().map(|t| t.claims().jti.clone()).collect();
     assert_eq!(jtis.len(), tokens.len());
-    assert_eq!(tokens[3].claims().user_id, "bob");
-    assert_eq!(tokens[4].claims().user_id, "Alice");
-    // And each of them is cached under its own key.
+    assert_eq!(tokens[1].claims().user_id, "bob");
+    assert_eq!(tokens[2].claims().user_id, "Alice");
+    // Without the confID claim the token does not depend on the conference: every room
+    // (and none) gets alice's one token, so a client looping over room URLs cannot make
+    // the server sign, nor evict other users' tokens.
+    for conference in [Some(room("r2")), None, Some(room("インターネット"))] {
+        assert!(same(
+            &tokens[0],
+            &issuer.issue(&user("alice"), conference.as_ref()).unwrap()
+        ));
+    }
+
+    let with_conf_id = TokenIssuer::builder("app", SigningKey::generate("key-1").unwrap())
+        .conf_id_claim(true)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let r1 = with_conf_id.issue(&user("alice"), Some(&room("r1"))).unwrap();
+    let r2 = with_conf_id.issue(&user("alice"), Some(&room("r2"))).unwrap();
+    let none = with_conf_id.issue(&user("alice"), None).unwrap();
+    assert!(!same(&r1, &r2) && !same(&r1, &none) && !same(&r2, &none));
+    assert_eq!(r2.claims().conf_id.as_deref(), Some("r2"));
     assert!(same(
-        &tokens[1],
-        &issuer.issue(&user("alice"), Some(&room("r2"))).unwrap()
-    ));
-    assert!(same(
-        &tokens[3],
-        &issuer.issue(&user("bob"), Some(&room("r1"))).unwrap()
+        &r1,
+        &with_conf_id.issue(&user("alice"), Some(&room("r1"))).unwrap()
     ));
 }
 

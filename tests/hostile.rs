@@ -1084,6 +1084,9 @@ async fn token_endpoint_refuses_hostile_referers_and_headers() {
             .endpoint()
             .conference_id_from_referer(ConferenceIdSource::path_template("/rooms/{room}", "room").unwrap())
             .conference_id(source)
+            // Every source at once, the client's body included, to try hostile input
+            // through each of them.
+            .conference_id_from_body(true)
     };
     // The app's authentication: every request here is alice's, whatever it says.
     let auth = axum::middleware::from_fn(

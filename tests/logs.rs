@@ -76,7 +76,13 @@ async fn tokens_and_private_keys_never_reach_the_logs_but_jtis_do() {
         .flat_map(|pem| pem_body_lines(pem))
         .collect();
     let ring = KeyRing::new(key);
-    let issuer = TokenIssuer::builder("app-1", ring.clone()).build().unwrap();
+    // confID tokens (the cache keys on the conference) and no bound on forced re-issue,
+    // so that each step below signs a token of its own.
+    let issuer = TokenIssuer::builder("app-1", ring.clone())
+        .conf_id_claim(true)
+        .force_new_interval(Duration::ZERO)
+        .build()
+        .unwrap();
     tracing::debug!(?ring, ?issuer, "configured");
     let app = app(issuer.clone());
 

@@ -1,4 +1,6 @@
-//! `callstats_tokens_total{action}` through the `metrics` facade, seen by a recorder.
+//! The crate's metrics through the `metrics` facade, seen by a recorder:
+//! `callstats_tokens_total{action}`, `callstats_tokens_signed_total{key_id}`,
+//! `callstats_signing_seconds`, `callstats_token_cache_entries`.
 //!
 //! `cargo test --features metrics --test metrics`. Each test installs its recorder for
 //! its own thread only (`metrics::with_local_recorder`), so tests do not see each
@@ -15,7 +17,8 @@ use metrics_util::{
 use tower::ServiceExt;
 use tower_callstats::{
     Callstats, Identity, SigningKey, TokenIssuer, UserId,
-    audit::{Action, Audit, AuditEvent, TOKENS_TOTAL, TracingAudit, describe_metrics},
+    audit::{Action, Audit, AuditEvent, TracingAudit},
+    metrics::{SIGNING_SECONDS, TOKEN_CACHE_ENTRIES, TOKENS_SIGNED_TOTAL, TOKENS_TOTAL, describe},
 };
 
 /// `action` label -> count, for `callstats_tokens_total`; and its description.
@@ -57,12 +60,18 @@ fn block_on<F: Future>(future: F) -> F::Output {
 fn describe_metrics_registers_every_action_at_zero_with_a_description() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
-    metrics::with_local_recorder(&recorder, describe_metrics);
+    metrics::with_local_recorder(&recorder, describe);
 
     let (counts, description) = token_counts(&snapshotter);
     assert_eq!(
         counts,
-        expected(&[("failed", 0), ("issued", 0), ("rejected", 0), ("reused", 0)])
+        expected(&[
+            ("failed", 0),
+            ("force_new_limited", 0),
+            ("issued", 0),
+            ("rejected", 0),
+            ("reused", 0)
+        ])
     );
     let description = description.expect("callstats_tokens_total is described");
     assert!(description.contains("issued"), "{description}");
@@ -107,7 +116,13 @@ fn tokens_are_counted_by_action() {
     let (counts, _) = token_counts(&snapshotter);
     assert_eq!(
         counts,
-        expected(&[("failed", 1), ("issued", 2), ("rejected", 1), ("reused", 2)])
+        expected(&[
+            ("failed", 1),
+            ("force_new_limited", 0),
+            ("issued", 2),
+            ("rejected", 1),
+            ("reused", 2)
+        ])
     );
 }
 
@@ -131,6 +146,94 @@ fn a_custom_audit_replaces_the_counters_unless_it_calls_tracing_audit() {
     let (counts, _) = token_counts(&snapshotter);
     assert_eq!(
         counts,
-        expected(&[("failed", 0), ("issued", 1), ("rejected", 0), ("reused", 0)])
+        expected(&[
+            ("failed", 0),
+            ("force_new_limited", 0),
+            ("issued", 1),
+            ("rejected", 0),
+            ("reused", 0)
+        ])
     );
+}
+
+type Snapshot = Vec<(
+    metrics_util::CompositeKey,
+    Option<metrics::Unit>,
+    Option<metrics::SharedString>,
+    DebugValue,
+)>;
+
+/// Takes one snapshot (taking one drains histograms) and splits it by metric name into
+/// (labels, value) pairs.
+type Series = Vec<(Vec<(String, String)>, DebugValue)>;
+
+fn by_name(snapshot: Snapshot) -> BTreeMap<String, Series> {
+    let mut out: BTreeMap<_, Vec<_>> = BTreeMap::new();
+    for (key, _, _, value) in snapshot {
+        let labels = key
+            .key()
+            .labels()
+            .map(|l| (l.key().to_owned(), l.value().to_owned()))
+            .collect();
+        out.entry(key.key().name().to_owned())
+            .or_default()
+            .push((labels, value));
+    }
+    out
+}
+
+#[test]
+fn signatures_are_timed_and_counted_by_key_id_and_the_cache_size_is_a_gauge() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        let issuer = TokenIssuer::builder("app", SigningKey::generate("key-1").unwrap())
+            .build()
+            .unwrap();
+        for user in ["alice", "bob", "carol"] {
+            issuer.issue(&UserId::new(user).unwrap(), None).unwrap();
+        }
+        issuer.issue(&UserId::new("alice").unwrap(), None).unwrap(); // cached: no signature
+    });
+
+    let metrics = by_name(snapshotter.snapshot().into_vec());
+    let signed = &metrics[TOKENS_SIGNED_TOTAL];
+    assert_eq!(signed.len(), 1, "{signed:?}");
+    assert_eq!(signed[0].0, [("key_id".to_owned(), "key-1".to_owned())]);
+    assert!(matches!(signed[0].1, DebugValue::Counter(3)), "{:?}", signed[0].1);
+
+    let timed = &metrics[SIGNING_SECONDS];
+    let DebugValue::Histogram(samples) = &timed[0].1 else {
+        panic!("{timed:?}")
+    };
+    assert_eq!(samples.len(), 3, "one sample per signature");
+    assert!(
+        samples.iter().all(|s| s.into_inner() > 0.0 && s.into_inner() < 1.0),
+        "{samples:?}"
+    );
+
+    let entries = &metrics[TOKEN_CACHE_ENTRIES];
+    assert!(
+        matches!(entries[0].1, DebugValue::Gauge(g) if g.into_inner() == 3.0),
+        "{entries:?}"
+    );
+}
+
+#[test]
+fn bounded_forced_reissues_are_counted() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        let issuer = TokenIssuer::builder("app", SigningKey::generate("key-1").unwrap())
+            .clock(tower_callstats::clock::ManualClock::at_unix(1_800_000_000))
+            .build()
+            .unwrap();
+        let alice = UserId::new("alice").unwrap();
+        for _ in 0..5 {
+            issuer.issue_new(&alice, None).unwrap();
+        }
+    });
+    let (counts, _) = token_counts(&snapshotter);
+    assert_eq!(counts["issued"], 1, "{counts:?}");
+    assert_eq!(counts["force_new_limited"], 4, "{counts:?}");
 }

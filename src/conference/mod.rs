@@ -4,7 +4,8 @@
 //! | --- | --- |
 //! | [`route_param`](ConferenceIdSource::route_param) | an axum route parameter, e.g. `room` in `/rooms/{room}` (use `route_layer`) |
 //! | [`path_template`](ConferenceIdSource::path_template) | the same for plain hyper: a template matched against the path |
-//! | [`url`](ConferenceIdSource::url) | host + path, e.g. `www.example.com/rooms/42` |
+//! | [`url`](ConferenceIdSource::url) | host + path, e.g. `www.example.com/rooms/42` (the host from the `Host` header) |
+//! | [`url_at`](ConferenceIdSource::url_at) | the same with a configured host |
 //! | [`query`](ConferenceIdSource::query) | a query parameter |
 //! | [`header`](ConferenceIdSource::header) | a request header (percent-encoded UTF-8) |
 //! | [`generated`](ConferenceIdSource::generated) | Unix milliseconds + 64 random bits, new on every request |
@@ -30,10 +31,10 @@
 //! assert_eq!(hashed.len(), 40);
 //! ```
 
-use std::{borrow::Cow, fmt, sync::Arc, time::SystemTime};
+use std::{borrow::Cow, fmt, future::Future, pin::Pin, sync::Arc, time::SystemTime};
 
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-use http::{HeaderName, request::Parts};
+use http::{HeaderName, request::Parts, uri::Authority};
 use sha1::{Digest, Sha1};
 
 mod template;
@@ -41,6 +42,7 @@ mod template;
 use template::{PathTemplate, capture};
 
 use crate::{
+    calls::{ActiveCall, Join, PerCall, RegistryError},
     encoding::{form_decode, form_pairs, hex, percent_decode},
     error::ConfigError,
     id::{ConferenceId, IdError},
@@ -53,7 +55,7 @@ enum Kind {
     #[cfg(feature = "axum")]
     RouteParam(Arc<str>),
     Template(Arc<PathTemplate>, Arc<str>),
-    Url,
+    Url(Option<Authority>),
     Query(Arc<str>),
     Header(HeaderName),
     Generated,
@@ -65,6 +67,21 @@ enum Kind {
 #[derive(Clone)]
 pub struct ConferenceIdSource {
     kind: Kind,
+    /// One conferenceID per call: what `kind` yields is the room key.
+    per_call: Option<PerCall>,
+}
+
+/// A conferenceID, with the start of its call when a per-call source made it.
+#[derive(Debug, Clone)]
+pub(crate) struct Resolved {
+    pub(crate) id: ConferenceId,
+    pub(crate) call_started_at: Option<u64>,
+}
+
+/// A conferenceID now, or after the call registry answers.
+pub(crate) enum Resolution {
+    Ready(Result<Resolved, ConferenceError>),
+    Pending(Pin<Box<dyn Future<Output = Result<Resolved, ConferenceError>> + Send + 'static>>),
 }
 
 /// Why no conferenceID could be taken from a request.
@@ -83,6 +100,15 @@ pub enum ConferenceError {
         "route_param({0:?}) needs axum's MatchedPath: add the layer with Router::route_layer, not Router::layer, or use path_template"
     )]
     NoMatchedPath(String),
+    /// The call registry of a [`per_call`](ConferenceIdSource::per_call) source failed,
+    /// and its policy is [`FailurePolicy::Fail`](crate::calls::FailurePolicy::Fail)
+    /// (the request gets `503` with the code `call_registry_unavailable`).
+    #[error("the call registry is unavailable: {0}")]
+    Registry(RegistryError),
+    /// [`extract`](ConferenceIdSource::extract) was asked for a per-call conferenceID
+    /// that only the registry's I/O can give: use [`resolve`](ConferenceIdSource::resolve).
+    #[error("this per-call conferenceID needs the call registry's answer: use ConferenceIdSource::resolve")]
+    WouldWait,
 }
 
 impl ConferenceError {
@@ -100,7 +126,8 @@ impl fmt::Debug for ConferenceIdSource {
                 #[cfg(feature = "axum")]
                 Kind::RouteParam(name) => format!("route_param({name:?})"),
                 Kind::Template(t, name) => format!("path_template({:?}, {name:?})", t.source()),
-                Kind::Url => "url".into(),
+                Kind::Url(None) => "url".into(),
+                Kind::Url(Some(authority)) => format!("url_at({:?})", authority.as_str()),
                 Kind::Query(name) => format!("query({name:?})"),
                 Kind::Header(name) => format!("header({name:?})"),
                 Kind::Generated => "generated".into(),
@@ -108,7 +135,10 @@ impl fmt::Debug for ConferenceIdSource {
                 Kind::Custom(_) => "custom".into(),
             }
         }
-        f.write_str(&describe(&self.kind))
+        match &self.per_call {
+            None => f.write_str(&describe(&self.kind)),
+            Some(calls) => write!(f, "per_call({}, {calls:?})", describe(&self.kind)),
+        }
     }
 }
 
@@ -118,9 +148,7 @@ impl ConferenceIdSource {
     /// `MethodRouter`), where axum's `MatchedPath` is known. Works in nested routers.
     #[cfg(feature = "axum")]
     pub fn route_param(name: impl Into<Arc<str>>) -> Self {
-        Self {
-            kind: Kind::RouteParam(name.into()),
-        }
+        Self::of(Kind::RouteParam(name.into()))
     }
 
     /// A parameter of a path template such as `/rooms/{room}` or `/t/{tenant}/c/{call}`,
@@ -134,43 +162,51 @@ impl ConferenceIdSource {
                 reason: format!("it has no parameter {{{param}}}"),
             });
         }
-        Ok(Self {
-            kind: Kind::Template(Arc::new(parsed), param.into()),
-        })
+        Ok(Self::of(Kind::Template(Arc::new(parsed), param.into())))
     }
 
-    /// The page URL: host (from the `Host` header or the URI) and path, without scheme
-    /// or query, percent-decoded: `www.example.com/rooms/42`.
+    /// The page URL: host (from the `Host` header or the URI, port included when the
+    /// request names one) and path, without scheme or query, percent-decoded:
+    /// `www.example.com/rooms/42`.
+    ///
+    /// The `Host` header is the client's word. Behind a proxy that forwards only the
+    /// app's own host names that is fine; where any client can reach the server with a
+    /// Host of its choosing, use [`url_at`](Self::url_at), which names the authority
+    /// itself, so that a client cannot move its call to another conferenceID.
     pub fn url() -> Self {
-        Self { kind: Kind::Url }
+        Self::of(Kind::Url(None))
+    }
+
+    /// The page URL with a configured authority instead of the `Host` header:
+    /// `url_at(Authority::from_static("meet.example.com"))` gives
+    /// `meet.example.com/rooms/42` for `/rooms/42`, whatever Host the client sent.
+    pub fn url_at(authority: Authority) -> Self {
+        Self::of(Kind::Url(Some(authority)))
     }
 
     /// A query parameter (`+` decodes to a space, as in forms).
     pub fn query(name: impl Into<Arc<str>>) -> Self {
-        Self {
-            kind: Kind::Query(name.into()),
-        }
+        Self::of(Kind::Query(name.into()))
     }
 
     /// A request header. Its value is percent-decoded (send non-ASCII IDs with
     /// `encodeURIComponent`).
     pub fn header(name: HeaderName) -> Self {
-        Self {
-            kind: Kind::Header(name),
-        }
+        Self::of(Kind::Header(name))
     }
 
     /// A new ID on every call: Unix milliseconds, a dash, and 64 random bits in hex
     /// (`1732550400123-9f86d081884c7d65`). For a handler that creates a call and then
     /// shares its ID with the participants.
     pub fn generated() -> Self {
-        Self { kind: Kind::Generated }
+        Self::of(Kind::Generated)
     }
 
     /// Lowercase hex SHA1 (40 characters) of what `inner` yields.
     pub fn sha1(inner: ConferenceIdSource) -> Self {
         Self {
             kind: Kind::Sha1(Box::new(inner.kind)),
+            per_call: inner.per_call,
         }
     }
 
@@ -179,15 +215,102 @@ impl ConferenceIdSource {
     where
         F: Fn(&Parts) -> Result<Option<ConferenceId>, IdError> + Send + Sync + 'static,
     {
+        Self::of(Kind::Custom(Arc::new(f)))
+    }
+
+    /// One conferenceID per call in each room that `room` names (a route parameter, a
+    /// path template, ...): the first participant of a room starts a call with a new
+    /// conferenceID, everyone who joins while the call is active gets the same one, and
+    /// after the call has ended (the app's [`PerCall::end_call`], or the registry's idle
+    /// timeout) the next join starts a new call. See [`calls`](crate::calls) for the
+    /// registries (in memory, Redis), the ID format and what happens when the registry
+    /// fails.
+    ///
+    /// The per-call step comes last: `sha1(per_call(room, calls))` hashes the room key,
+    /// then takes its call's ID, like `per_call(sha1(room), calls)`.
+    ///
+    /// The token endpoint takes part too: give it the same source on the Referer
+    /// ([`TokenEndpoint::conference_id_from_referer`](crate::TokenEndpoint::conference_id_from_referer)),
+    /// so that every token request touches the call (it stays active while its
+    /// participants' clients refresh their tokens) and answers with the call's ID.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use http::Request;
+    /// use tower_callstats::{ConferenceId, ConferenceIdSource, calls::{MemoryRegistry, PerCall}};
+    ///
+    /// let calls = PerCall::new(MemoryRegistry::new());
+    /// let source = ConferenceIdSource::per_call(
+    ///     ConferenceIdSource::path_template("/rooms/{room}", "room").unwrap(),
+    ///     calls.clone(),
+    /// );
+    /// let request = |path: &str| Request::get(path).body(()).unwrap().into_parts().0;
+    ///
+    /// let alice = source.resolve(&request("/rooms/standup")).await.unwrap();
+    /// let bob = source.resolve(&request("/rooms/standup")).await.unwrap();
+    /// assert_eq!(alice, bob); // the same call
+    /// assert!(alice.starts_with("standup-")); // e.g. standup-20261125T0930Z-4f2a9c
+    ///
+    /// calls.end_call(&ConferenceId::new("standup").unwrap()).await.unwrap();
+    /// let later = source.resolve(&request("/rooms/standup")).await.unwrap();
+    /// assert_ne!(later, alice); // a new call
+    /// # }
+    /// ```
+    pub fn per_call(room: ConferenceIdSource, calls: PerCall) -> Self {
         Self {
-            kind: Kind::Custom(Arc::new(f)),
+            kind: room.kind,
+            per_call: Some(calls),
         }
     }
 
-    /// Takes the conferenceID from a request head.
+    fn of(kind: Kind) -> Self {
+        Self { kind, per_call: None }
+    }
+
+    /// Takes the conferenceID from a request head, at once. A
+    /// [`per_call`](Self::per_call) source answers here only when its registry does
+    /// without I/O (in memory, or a cached answer); otherwise it is
+    /// [`ConferenceError::WouldWait`]: use [`resolve`](Self::resolve).
     pub fn extract(&self, parts: &Parts) -> Result<ConferenceId, ConferenceError> {
-        let raw = extract_raw(&self.kind, parts)?;
-        Ok(ConferenceId::new(raw)?)
+        match self.start(parts) {
+            Resolution::Ready(resolved) => resolved.map(|r| r.id),
+            Resolution::Pending(_) => Err(ConferenceError::WouldWait),
+        }
+    }
+
+    /// Takes the conferenceID from a request head, waiting for the call registry of a
+    /// [`per_call`](Self::per_call) source when it must.
+    pub async fn resolve(&self, parts: &Parts) -> Result<ConferenceId, ConferenceError> {
+        match self.start(parts) {
+            Resolution::Ready(resolved) => resolved.map(|r| r.id),
+            Resolution::Pending(resolved) => resolved.await.map(|r| r.id),
+        }
+    }
+
+    /// The conferenceID now, or a future of it when the registry must be asked.
+    pub(crate) fn start(&self, parts: &Parts) -> Resolution {
+        let room = match extract_raw(&self.kind, parts).and_then(|raw| Ok(ConferenceId::new(raw)?)) {
+            Ok(room) => room,
+            Err(error) => return Resolution::Ready(Err(error)),
+        };
+        let Some(calls) = &self.per_call else {
+            return Resolution::Ready(Ok(Resolved {
+                id: room,
+                call_started_at: None,
+            }));
+        };
+        fn resolved(joined: Result<ActiveCall, RegistryError>) -> Result<Resolved, ConferenceError> {
+            let call = joined.map_err(ConferenceError::Registry)?;
+            Ok(Resolved {
+                call_started_at: Some(call.started_at()),
+                id: call.into_conference_id(),
+            })
+        }
+        match calls.join(room) {
+            Join::Ready(joined) => Resolution::Ready(resolved(joined)),
+            Join::Pending(joined) => Resolution::Pending(Box::pin(async move { resolved(joined.await) })),
+        }
     }
 }
 
@@ -210,13 +333,16 @@ fn extract_raw<'a>(kind: &Kind, parts: &'a Parts) -> Result<Cow<'a, str>, Confer
         }
         Kind::Template(template, name) => capture(template.source(), parts.uri.path(), name)?
             .ok_or_else(|| ConferenceError::Missing(format!("the path does not match {:?}", template.source()))),
-        Kind::Url => {
-            let host = parts
-                .headers
-                .get(http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .or_else(|| parts.uri.authority().map(|a| a.as_str()))
-                .ok_or_else(|| ConferenceError::Missing("no Host header".into()))?;
+        Kind::Url(configured) => {
+            let host = match configured {
+                Some(authority) => authority.as_str(),
+                None => parts
+                    .headers
+                    .get(http::header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+                    .ok_or_else(|| ConferenceError::Missing("no Host header".into()))?,
+            };
             let host = host.rsplit('@').next().unwrap_or(host);
             let path = percent_decode(parts.uri.path(), KIND)?;
             Ok(Cow::Owned(format!("{host}{path}")))

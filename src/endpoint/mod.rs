@@ -54,6 +54,7 @@
 //! # }
 //! ```
 
+mod origin;
 mod request;
 mod service;
 

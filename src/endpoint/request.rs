@@ -1,5 +1,8 @@
 //! What a token request says: the body (JSON or a form, bounded) and the `Referer`.
 
+use std::borrow::Cow;
+
+use bytes::{Buf, Bytes, BytesMut};
 use http::{HeaderValue, Request, StatusCode, header, request::Parts};
 use http_body::Body;
 use http_body_util::{BodyExt, Limited};
@@ -10,21 +13,29 @@ use crate::{encoding::form_decode, encoding::form_pairs, id::ConferenceId, rejec
 /// What the body may say. Everything else in it is ignored: the identity only ever
 /// comes from the session.
 #[derive(Debug, Default, PartialEq)]
-pub(super) struct TokenRequest {
-    pub(super) conference_id: Option<String>,
+pub(super) struct TokenRequest<'a> {
+    pub(super) conference_id: Option<Cow<'a, str>>,
     pub(super) force_new: bool,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
-struct JsonTokenRequest {
-    #[serde(rename = "conferenceID", default)]
-    conference_id: Option<String>,
+struct JsonTokenRequest<'a> {
+    #[serde(rename = "conferenceID", default, borrow, deserialize_with = "borrowed")]
+    conference_id: Option<Cow<'a, str>>,
     #[serde(rename = "forceNew", alias = "forcenew", default)]
     force_new: Option<bool>,
 }
 
-/// Reads at most `limit` bytes of body and parses it by its content type.
-pub(super) async fn read<B>(parts: &Parts, body: B, limit: usize) -> Result<TokenRequest, Rejection>
+/// An optional string that borrows from the body unless it has escapes (serde borrows a
+/// `Cow<str>` only when it is the field's whole type, not inside an `Option`).
+fn borrowed<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    #[derive(serde::Deserialize)]
+    struct Borrowed<'a>(#[serde(borrow)] Cow<'a, str>);
+    Ok(<Option<Borrowed<'de>> as serde::Deserialize>::deserialize(d)?.map(|Borrowed(value)| value))
+}
+
+/// Reads at most `limit` bytes of body.
+pub(super) async fn read_body<B>(parts: &Parts, body: B, limit: usize) -> Result<Bytes, Rejection>
 where
     B: Body,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -44,16 +55,39 @@ where
     if declared.is_some_and(|len| len > limit as u64) {
         return Err(too_large());
     }
-    let bytes = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
-        Err(_) => {
-            return Err(Rejection::bad_request(
-                "body_unreadable",
-                "the request body could not be read",
-            ));
+    // A token request is one small frame: keep it as it came, and copy only when the
+    // body arrives in several.
+    let unreadable = || Rejection::bad_request("body_unreadable", "the request body could not be read");
+    let mut body = std::pin::pin!(Limited::new(body, limit));
+    let mut first: Option<Bytes> = None;
+    let mut more: Option<BytesMut> = None;
+    while let Some(frame) = body.frame().await {
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(error) if error.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
+            Err(_) => return Err(unreadable()),
+        };
+        let Ok(mut data) = frame.into_data() else { continue }; // trailers
+        let chunk = data.copy_to_bytes(data.remaining());
+        match (&mut first, &mut more) {
+            (None, _) => first = Some(chunk),
+            (Some(first), None) => {
+                let mut joined = BytesMut::with_capacity(first.len() + chunk.len());
+                joined.extend_from_slice(first);
+                joined.extend_from_slice(&chunk);
+                more = Some(joined);
+            }
+            (Some(_), Some(joined)) => joined.extend_from_slice(&chunk),
         }
-    };
+    }
+    Ok(match more {
+        Some(joined) => joined.freeze(),
+        None => first.unwrap_or_default(),
+    })
+}
+
+/// Parses a body by its content type. An empty body asks for nothing in particular.
+pub(super) fn parse<'a>(parts: &Parts, bytes: &'a [u8]) -> Result<TokenRequest<'a>, Rejection> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(TokenRequest::default());
     }
@@ -62,10 +96,10 @@ where
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    match mime.as_str() {
-        "application/json" => parse_json(&bytes),
-        "application/x-www-form-urlencoded" => parse_form(&bytes),
+    let mime = content_type.split(';').next().unwrap_or("").trim();
+    match mime {
+        _ if mime.eq_ignore_ascii_case("application/json") => parse_json(bytes),
+        _ if mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") => parse_form(bytes),
         _ => Err(Rejection::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
@@ -74,8 +108,8 @@ where
     }
 }
 
-fn parse_json(bytes: &[u8]) -> Result<TokenRequest, Rejection> {
-    let parsed: JsonTokenRequest = serde_json::from_slice(bytes).map_err(|e| {
+fn parse_json(bytes: &[u8]) -> Result<TokenRequest<'_>, Rejection> {
+    let parsed: JsonTokenRequest<'_> = serde_json::from_slice(bytes).map_err(|e| {
         Rejection::bad_request(
             "invalid_body",
             format!("the body is not a valid token request: {e}; send {{\"conferenceID\": \"...\"}}"),
@@ -87,7 +121,7 @@ fn parse_json(bytes: &[u8]) -> Result<TokenRequest, Rejection> {
     })
 }
 
-fn parse_form(bytes: &[u8]) -> Result<TokenRequest, Rejection> {
+fn parse_form(bytes: &[u8]) -> Result<TokenRequest<'_>, Rejection> {
     let text =
         std::str::from_utf8(bytes).map_err(|_| Rejection::bad_request("invalid_body", "the form body is not UTF-8"))?;
     let mut request = TokenRequest::default();
@@ -100,7 +134,7 @@ fn parse_form(bytes: &[u8]) -> Result<TokenRequest, Rejection> {
                 }
                 let value = form_decode(value, ConferenceId::KIND)
                     .map_err(|e| Rejection::bad_request("invalid_conference_id", e.to_string()))?;
-                request.conference_id = Some(value.into_owned());
+                request.conference_id = Some(value);
             }
             "forceNew" | "forcenew" => {
                 request.force_new = match value {
@@ -127,7 +161,10 @@ pub(super) fn referer_as_request(referer: &HeaderValue) -> Result<Parts, Rejecti
         .map_err(|_| invalid("is not ASCII"))?
         .parse()
         .map_err(|_| invalid("is not a URL"))?;
-    let host = uri.authority().ok_or_else(|| invalid("has no host"))?.host().to_owned();
+    // The page's authority, port included (`127.0.0.1:3000`), as the page's own request
+    // had it in its Host header; user information (`user@`) is not part of it.
+    let authority = uri.authority().ok_or_else(|| invalid("has no host"))?.as_str();
+    let host = authority.rsplit('@').next().unwrap_or(authority).to_owned();
     let (mut parts, ()) = Request::get(uri)
         .body(())
         .map_err(|_| invalid("is not a URL"))?

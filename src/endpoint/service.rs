@@ -14,10 +14,16 @@ use http_body_util::Full;
 use tower_service::Service;
 
 use super::{
-    DEFAULT_BODY_LIMIT,
+    DEFAULT_BODY_LIMIT, origin,
     request::{self, referer_as_request},
 };
-use crate::{callstats::Callstats, conference::ConferenceIdSource, id::ConferenceId, rejection::Rejection, response};
+use crate::{
+    callstats::{Callstats, Grant},
+    conference::{ConferenceIdSource, Resolution, Resolved},
+    id::ConferenceId,
+    rejection::Rejection,
+    response,
+};
 
 /// The token endpoint service; from [`Callstats::endpoint`]. See the [module
 /// docs](super). Cloning is cheap.
@@ -34,9 +40,11 @@ pub struct TokenEndpoint {
 struct EndpointConfig {
     callstats: Callstats,
     body_limit: usize,
-    conference_from_body: bool,
+    /// `None`: on unless a server-side source is configured.
+    conference_from_body: Option<bool>,
     conference_from_referer: Option<ConferenceIdSource>,
     conference: Option<ConferenceIdSource>,
+    allowed_origins: Vec<HeaderValue>,
 }
 
 impl fmt::Debug for TokenEndpoint {
@@ -45,9 +53,10 @@ impl fmt::Debug for TokenEndpoint {
         f.debug_struct("TokenEndpoint")
             .field("callstats", &c.callstats)
             .field("body_limit", &c.body_limit)
-            .field("conference_id_from_body", &c.conference_from_body)
+            .field("conference_id_from_body", &c.reads_body_conference())
             .field("conference_id_from_referer", &c.conference_from_referer)
             .field("conference_id", &c.conference)
+            .field("allowed_origins", &c.allowed_origins)
             .finish()
     }
 }
@@ -58,9 +67,10 @@ impl TokenEndpoint {
             config: Arc::new(EndpointConfig {
                 callstats,
                 body_limit: DEFAULT_BODY_LIMIT,
-                conference_from_body: true,
+                conference_from_body: None,
                 conference_from_referer: None,
                 conference: None,
+                allowed_origins: Vec::new(),
             }),
         }
     }
@@ -76,9 +86,27 @@ impl TokenEndpoint {
         self
     }
 
-    /// Whether the body's `conferenceID` field is read. Default `true`.
+    /// Whether the body's `conferenceID` field is read. Default: `true` unless a
+    /// server-side source is configured ([`conference_id_from_referer`](Self::conference_id_from_referer)
+    /// or [`conference_id`](Self::conference_id)); then the server's source decides and
+    /// the client's choice is ignored unless this turns it back on.
+    ///
+    /// # Warning
+    ///
+    /// The body is the client's word: whoever is logged in may name any conference.
+    /// With `confID` tokens, or an app that trusts the conferenceID of a token, pair it
+    /// with [`Callstats::authorize`], which sees the conferenceID before anything is
+    /// signed.
     pub fn conference_id_from_body(mut self, on: bool) -> Self {
-        self.config().conference_from_body = on;
+        self.config().conference_from_body = Some(on);
+        self
+    }
+
+    /// Origins (`scheme://host[:port]`, e.g. `https://app.example.com`) besides the
+    /// request's own whose pages may ask for tokens. Default none: only the app's own
+    /// pages (see the [module docs](super) on cross-site requests).
+    pub fn allowed_origins(mut self, origins: impl IntoIterator<Item = HeaderValue>) -> Self {
+        self.config().allowed_origins = origins.into_iter().collect();
         self
     }
 
@@ -122,6 +150,11 @@ where
 }
 
 impl EndpointConfig {
+    fn reads_body_conference(&self) -> bool {
+        self.conference_from_body
+            .unwrap_or(self.conference_from_referer.is_none() && self.conference.is_none())
+    }
+
     async fn handle<B>(&self, request: Request<B>) -> Result<Response<Full<Bytes>>, Rejection>
     where
         B: Body,
@@ -141,42 +174,62 @@ impl EndpointConfig {
             return Ok(response);
         }
         let callstats = &self.callstats;
+        origin::check(&parts, &self.allowed_origins).map_err(|r| callstats.reject(r, None))?;
         let Some(identity) = callstats.identify(&parts) else {
             return Err(callstats.reject(Rejection::not_logged_in(), None));
         };
         let user = callstats.user(&identity)?;
-        let token_request = request::read(&parts, body, self.body_limit)
+        let bytes = request::read_body(&parts, body, self.body_limit)
             .await
             .map_err(|r| callstats.reject(r, Some(user.id())))?;
+        let token_request = request::parse(&parts, &bytes).map_err(|r| callstats.reject(r, Some(user.id())))?;
         let conference = self
-            .conference(&parts, token_request.conference_id)
+            .conference(&parts, token_request.conference_id.as_deref())
+            .await
             .map_err(|r| callstats.reject(r, Some(user.id())))?;
-        let context = callstats.context(user, conference, token_request.force_new)?;
+        let context = match callstats.grant(&identity, user, conference, token_request.force_new) {
+            Grant::Ready(granted) => granted?,
+            Grant::Later(granted) => granted.await?,
+        };
 
-        let mut response = response::json(StatusCode::OK, context.to_client_json().to_string());
+        let mut response = response::json(StatusCode::OK, context.client_json_bytes());
         let headers = response.headers_mut();
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
         response::vary(headers, callstats.vary_header());
         Ok(response)
     }
 
-    fn conference(&self, parts: &Parts, from_body: Option<String>) -> Result<Option<ConferenceId>, Rejection> {
-        if self.conference_from_body {
+    async fn conference(&self, parts: &Parts, from_body: Option<&str>) -> Result<Option<Resolved>, Rejection> {
+        if self.reads_body_conference() {
             if let Some(value) = from_body {
                 return ConferenceId::new(value)
-                    .map(Some)
+                    .map(|id| {
+                        Some(Resolved {
+                            id,
+                            call_started_at: None,
+                        })
+                    })
                     .map_err(|e| Rejection::bad_request("invalid_conference_id", e.to_string()));
             }
         }
         if let Some(source) = &self.conference_from_referer {
             if let Some(referer) = parts.headers.get(header::REFERER) {
                 let referer_parts = referer_as_request(referer)?;
-                return Ok(Some(source.extract(&referer_parts)?));
+                return Ok(Some(resolve(source, &referer_parts).await?));
             }
         }
         match &self.conference {
-            Some(source) => Ok(Some(source.extract(parts)?)),
+            Some(source) => Ok(Some(resolve(source, parts).await?)),
             None => Ok(None),
         }
     }
+}
+
+/// A source's conferenceID, waiting for a call registry when it must.
+async fn resolve(source: &ConferenceIdSource, parts: &Parts) -> Result<Resolved, Rejection> {
+    let resolved = match source.start(parts) {
+        Resolution::Ready(resolved) => resolved,
+        Resolution::Pending(resolved) => resolved.await,
+    };
+    Ok(resolved?)
 }

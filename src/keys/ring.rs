@@ -101,7 +101,6 @@ impl KeyRing {
     /// Raises the shortest grace period [`rotate`](Self::rotate) accepts to `min` (a
     /// token lifetime), keeping the largest value ever required: a ring shared by
     /// several issuers protects the longest-lived tokens.
-    #[allow(dead_code)] // called by the issuer's builder with its TTL
     pub(crate) fn require_grace(&self, min: Duration) {
         let secs = min.as_secs() + u64::from(min.subsec_nanos() > 0);
         self.inner.required_grace_secs.fetch_max(secs, Ordering::SeqCst);

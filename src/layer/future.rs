@@ -5,34 +5,54 @@ use std::{
 };
 
 use bytes::Bytes;
-use http::{Response, header};
+use http::{Request, Response, request::Parts};
 use http_body_util::Full;
 use pin_project_lite::pin_project;
+use tower_service::Service;
 
-use super::{ResponseBody, layer::ResponseHeaders};
-use crate::response;
+use super::{
+    ResponseBody,
+    layer::{Decision, Issued},
+};
 
 pin_project! {
-    /// The response future of [`CallstatsService`](super::CallstatsService): the inner service's
-    /// future (whose response gets the token headers), or a rejection ready at once.
-    pub struct ResponseFuture<F> {
+    /// The response future of [`CallstatsService`](super::CallstatsService): the inner
+    /// service's future (whose response gets the token headers), a rejection ready at
+    /// once, or a decision that waits for an asynchronous hook before the inner service
+    /// is called.
+    pub struct ResponseFuture<S, B>
+    where
+        S: Service<Request<B>>,
+    {
         #[pin]
-        state: State<F>,
+        state: State<S, B>,
     }
 }
 
 pin_project! {
     #[project = StateProj]
-    enum State<F> {
-        Inner { #[pin] future: F, headers: Option<ResponseHeaders> },
+    enum State<S, B>
+    where
+        S: Service<Request<B>>,
+    {
+        Deciding {
+            decision: Pin<Box<dyn Future<Output = Decision> + Send + 'static>>,
+            // The inner service that `poll_ready` readied, and the request, until the
+            // decision is made.
+            inner: Option<(S, Parts, B)>,
+        },
+        Inner { #[pin] future: S::Future, issued: Option<Issued> },
         Rejected { response: Option<Response<Full<Bytes>>> },
     }
 }
 
-impl<F> ResponseFuture<F> {
-    pub(crate) fn inner(future: F, headers: Option<ResponseHeaders>) -> Self {
+impl<S, B> ResponseFuture<S, B>
+where
+    S: Service<Request<B>>,
+{
+    pub(crate) fn inner(future: S::Future, issued: Option<Issued>) -> Self {
         Self {
-            state: State::Inner { future, headers },
+            state: State::Inner { future, issued },
         }
     }
 
@@ -43,61 +63,82 @@ impl<F> ResponseFuture<F> {
             },
         }
     }
+
+    pub(crate) fn deciding(
+        decision: Pin<Box<dyn Future<Output = Decision> + Send + 'static>>,
+        inner: S,
+        parts: Parts,
+        body: B,
+    ) -> Self {
+        Self {
+            state: State::Deciding {
+                decision,
+                inner: Some((inner, parts, body)),
+            },
+        }
+    }
 }
 
-impl<F> std::fmt::Debug for ResponseFuture<F> {
+impl<S, B> std::fmt::Debug for ResponseFuture<S, B>
+where
+    S: Service<Request<B>>,
+{
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
 }
 
-impl<F, B, E> Future for ResponseFuture<F>
+impl<S, B, ResBody> Future for ResponseFuture<S, B>
 where
-    F: Future<Output = Result<Response<B>, E>>,
+    S: Service<Request<B>, Response = Response<ResBody>>,
 {
-    type Output = Result<Response<ResponseBody<B>>, E>;
+    type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            StateProj::Inner { future, headers } => {
-                let response = ready!(future.poll(cx))?;
-                let mut response = response.map(ResponseBody::inner);
-                if let Some(headers) = headers.take() {
-                    apply(&mut response, headers);
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            let next = match self.as_mut().project().state.project() {
+                StateProj::Deciding { decision, inner } => {
+                    let decision = ready!(decision.as_mut().poll(cx));
+                    let Some((mut service, mut parts, body)) = inner.take() else {
+                        panic!("ResponseFuture polled after completion");
+                    };
+                    match decision {
+                        Decision::Issue(context, issued) => {
+                            parts.extensions.insert(context);
+                            State::Inner {
+                                future: service.call(Request::from_parts(parts, body)),
+                                issued: Some(issued),
+                            }
+                        }
+                        Decision::PassThrough => State::Inner {
+                            future: service.call(Request::from_parts(parts, body)),
+                            issued: None,
+                        },
+                        Decision::Reject(rejection) => State::Rejected {
+                            response: Some(rejection.response()),
+                        },
+                        // A decision resolves to one of the above; a nested wait is
+                        // polled in turn.
+                        Decision::Later(later) => State::Deciding {
+                            decision: later,
+                            inner: Some((service, parts, body)),
+                        },
+                    }
                 }
-                Poll::Ready(Ok(response))
-            }
-            StateProj::Rejected { response } => {
-                let response = response.take().expect("ResponseFuture polled after completion");
-                Poll::Ready(Ok(response.map(ResponseBody::rejection)))
-            }
+                StateProj::Inner { future, issued } => {
+                    let response = ready!(future.poll(cx))?;
+                    let (mut head, body) = response.into_parts();
+                    if let Some(issued) = issued.take() {
+                        issued.apply(&mut head.headers, head.status);
+                    }
+                    return Poll::Ready(Ok(Response::from_parts(head, ResponseBody::inner(body))));
+                }
+                StateProj::Rejected { response } => {
+                    let response = response.take().expect("ResponseFuture polled after completion");
+                    return Poll::Ready(Ok(response.map(ResponseBody::rejection)));
+                }
+            };
+            self.as_mut().project().state.set(next);
         }
     }
-}
-
-/// Adds the token headers to a successful (not 4xx or 5xx) response, keeps it out of
-/// shared caches, and marks it as varying with the credentials that selected the user.
-fn apply<B>(response: &mut Response<B>, headers: ResponseHeaders) {
-    // A token goes only with a response the page can use, never with an error of the
-    // inner service (a 405 for a wrong method, a 404, a handler's 4xx or 5xx).
-    let status = response.status();
-    if status.is_client_error() || status.is_server_error() {
-        return;
-    }
-    let map = response.headers_mut();
-    for (name, value) in headers.values {
-        map.insert(name, value);
-    }
-    let already_private = map.get_all(header::CACHE_CONTROL).iter().any(|v| {
-        v.to_str().is_ok_and(|v| {
-            v.split(',').any(|d| {
-                let d = d.trim();
-                d.eq_ignore_ascii_case("no-store") || d.eq_ignore_ascii_case("private")
-            })
-        })
-    });
-    if !already_private {
-        response::no_store(map);
-    }
-    response::vary(map, headers.vary.as_ref());
 }

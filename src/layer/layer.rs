@@ -1,10 +1,19 @@
-use std::{fmt, sync::Arc};
+use std::{fmt, future::Future, pin::Pin, sync::Arc};
 
-use http::{HeaderName, HeaderValue, request::Parts};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, request::Parts};
 use tower_layer::Layer;
 
 use super::CallstatsService;
-use crate::{callstats::Callstats, context::CallstatsContext, rejection::Rejection};
+use crate::{
+    callstats::{Callstats, Grant},
+    conference::{ConferenceError, Resolution, Resolved},
+    context::CallstatsContext,
+    identity::Identity,
+    rejection::Rejection,
+    response,
+    token::IssuedToken,
+    user_id::CallstatsUser,
+};
 
 /// The response header that carries the token, `x-callstats-token` by default.
 pub const TOKEN_HEADER: HeaderName = HeaderName::from_static("x-callstats-token");
@@ -38,13 +47,17 @@ pub(crate) struct LayerConfig {
 pub(crate) enum Decision {
     PassThrough,
     Reject(Rejection),
-    Issue(CallstatsContext, ResponseHeaders),
+    Issue(CallstatsContext, Issued),
+    /// The decision waits for an asynchronous hook.
+    Later(Pin<Box<dyn Future<Output = Decision> + Send + 'static>>),
 }
 
-/// Headers to add to the response of an authenticated request.
-pub(crate) struct ResponseHeaders {
-    pub(crate) values: Vec<(HeaderName, HeaderValue)>,
-    pub(crate) vary: Option<HeaderValue>,
+/// What the response of an authenticated request gets: the token (with the userID's
+/// header value, built once with the token) and the conferenceID's header value.
+pub(crate) struct Issued {
+    config: Arc<LayerConfig>,
+    token: Arc<IssuedToken>,
+    conference: Option<HeaderValue>,
 }
 
 impl fmt::Debug for CallstatsLayer {
@@ -118,10 +131,10 @@ impl<S> Layer<S> for CallstatsLayer {
 }
 
 impl LayerConfig {
-    pub(crate) fn decide(&self, parts: &Parts) -> Decision {
-        let callstats = &self.callstats;
+    pub(crate) fn decide(config: &Arc<LayerConfig>, parts: &Parts) -> Decision {
+        let callstats = &config.callstats;
         let Some(identity) = callstats.identify(parts) else {
-            if self.require_authentication {
+            if config.require_authentication {
                 return Decision::Reject(callstats.reject(Rejection::unauthenticated(), None));
             }
             return Decision::PassThrough;
@@ -130,11 +143,30 @@ impl LayerConfig {
             Ok(user) => user,
             Err(rejection) => return Decision::Reject(rejection),
         };
-        let conference = match callstats
-            .conference_source()
-            .map(|source| source.extract(parts))
-            .transpose()
-        {
+        let conference = match callstats.conference_source().map(|source| source.start(parts)) {
+            None => None,
+            Some(Resolution::Ready(resolved)) => Some(resolved),
+            // The call registry must be asked: decide when it answers.
+            Some(Resolution::Pending(resolved)) => {
+                let config = config.clone();
+                return Decision::Later(Box::pin(async move {
+                    Self::granted(&config, &identity, user, Some(resolved.await))
+                }));
+            }
+        };
+        Self::granted(config, &identity, user, conference)
+    }
+
+    /// Refuses an invalid conferenceID, or asks the [`Authorize`](crate::authorize::Authorize)
+    /// hook and issues a token.
+    fn granted(
+        config: &Arc<LayerConfig>,
+        identity: &Identity,
+        user: CallstatsUser,
+        conference: Option<Result<Resolved, ConferenceError>>,
+    ) -> Decision {
+        let callstats = &config.callstats;
+        let conference = match conference.transpose() {
             Ok(conference) => conference,
             Err(error) => {
                 if error.is_server_error() {
@@ -143,29 +175,61 @@ impl LayerConfig {
                 return Decision::Reject(callstats.reject(error.into(), Some(user.id())));
             }
         };
-        match callstats.context(user, conference, false) {
+        match callstats.grant(identity, user, conference, false) {
+            Grant::Ready(granted) => Self::issue(config, granted),
+            Grant::Later(granted) => {
+                let config = config.clone();
+                Decision::Later(Box::pin(async move { Self::issue(&config, granted.await) }))
+            }
+        }
+    }
+
+    fn issue(config: &Arc<LayerConfig>, granted: Result<CallstatsContext, Rejection>) -> Decision {
+        match granted {
             Ok(context) => {
-                let headers = self.response_headers(&context);
-                Decision::Issue(context, headers)
+                let conference = match (&config.conference_id_header, context.conference_id()) {
+                    (Some(_), Some(conference)) => Some(conference.header_value()),
+                    _ => None,
+                };
+                let issued = Issued {
+                    config: config.clone(),
+                    token: context.token_shared().clone(),
+                    conference,
+                };
+                Decision::Issue(context, issued)
             }
             Err(rejection) => Decision::Reject(rejection),
         }
     }
+}
 
-    fn response_headers(&self, context: &CallstatsContext) -> ResponseHeaders {
-        let mut values = Vec::with_capacity(3);
-        if let Some(name) = &self.token_header {
-            values.push((name.clone(), context.token().header_value().clone()));
+impl Issued {
+    /// Adds the token and ID headers to a response, if it is a success (2xx).
+    ///
+    /// Anything else gets nothing: a 4xx or 5xx is an error, a 3xx (a redirect that
+    /// refuses a room, or a `304 Not Modified` whose body the browser takes from its
+    /// cache) renders no page that uses a token, and `101 Switching Protocols` upgrades
+    /// the connection to another protocol.
+    pub(crate) fn apply(self, headers: &mut HeaderMap, status: StatusCode) {
+        if !status.is_success() {
+            return;
         }
-        if let Some(name) = &self.user_id_header {
-            values.push((name.clone(), context.user_id().header_value()));
+        let config = &*self.config;
+        headers.reserve(5);
+        if let Some(name) = &config.token_header {
+            headers.insert(name.clone(), self.token.header_value().clone());
+            // A bearer credential: never stored by a browser or a shared cache, whatever
+            // the app chose.
+            response::no_store(headers);
+        } else if !response::is_private(headers) {
+            response::no_store(headers);
         }
-        if let (Some(name), Some(conference)) = (&self.conference_id_header, context.conference_id()) {
-            values.push((name.clone(), conference.header_value()));
+        if let Some(name) = &config.user_id_header {
+            headers.insert(name.clone(), self.token.user_id_header().clone());
         }
-        ResponseHeaders {
-            values,
-            vary: self.callstats.vary_header().cloned(),
+        if let (Some(name), Some(value)) = (&config.conference_id_header, self.conference) {
+            headers.insert(name.clone(), value);
         }
+        response::vary(headers, config.callstats.vary_header());
     }
 }

@@ -50,30 +50,35 @@ impl<S> CallstatsService<S> {
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for CallstatsService<S>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
 {
     type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future>;
+    type Future = ResponseFuture<S, ReqBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        // All of our work is synchronous and happens here, before the inner service is
-        // called, so `self.inner` (the instance `poll_ready` was called on) is the one
-        // that is called: no clone-and-swap is needed
-        // (https://docs.rs/tower/latest/tower/trait.Service.html#be-careful-when-cloning-inner-services).
-        // A rejected request leaves the readiness reserved by `poll_ready` unused, as
-        // tower-http's validating middleware does.
         let (mut parts, body) = request.into_parts();
-        match self.config.decide(&parts) {
+        match LayerConfig::decide(&self.config, &parts) {
+            // The common case: the decision is made here, synchronously, so the inner
+            // service that `poll_ready` readied is called at once. A rejected request
+            // leaves that readiness unused, as tower-http's validating middleware does.
             Decision::PassThrough => ResponseFuture::inner(self.inner.call(Request::from_parts(parts, body)), None),
             Decision::Reject(rejection) => ResponseFuture::rejected(rejection.response()),
-            Decision::Issue(context, headers) => {
+            Decision::Issue(context, issued) => {
                 parts.extensions.insert(context);
-                ResponseFuture::inner(self.inner.call(Request::from_parts(parts, body)), Some(headers))
+                ResponseFuture::inner(self.inner.call(Request::from_parts(parts, body)), Some(issued))
+            }
+            // An asynchronous hook decides later. The readied service goes into the
+            // future, and a clone takes its place here, as tower documents
+            // (https://docs.rs/tower/latest/tower/trait.Service.html#be-careful-when-cloning-inner-services).
+            Decision::Later(decision) => {
+                let clone = self.inner.clone();
+                let ready = std::mem::replace(&mut self.inner, clone);
+                ResponseFuture::deciding(decision, ready, parts, body)
             }
         }
     }

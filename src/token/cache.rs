@@ -43,6 +43,11 @@ impl TokenCache {
         self.tokens.insert(key, token);
     }
 
+    #[cfg(feature = "metrics")]
+    pub(super) fn len(&self) -> usize {
+        self.tokens.len()
+    }
+
     pub(super) fn capacity(&self) -> u64 {
         self.tokens.capacity()
     }

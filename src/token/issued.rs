@@ -3,6 +3,7 @@
 use std::{fmt, sync::Arc};
 
 use super::Claims;
+use crate::id::UserId;
 
 /// A signed token and what it says.
 ///
@@ -12,6 +13,10 @@ pub struct IssuedToken {
     pub(super) jwt: Arc<str>,
     /// The JWT as a header value, built once: a cached token costs no copy per request.
     pub(super) header: http::HeaderValue,
+    /// The userID the token is for.
+    pub(super) user_id: UserId,
+    /// The userID percent-encoded as a header value, built once with the token.
+    pub(super) user_id_header: http::HeaderValue,
     pub(super) claims: Claims,
 }
 
@@ -25,6 +30,16 @@ impl IssuedToken {
     /// `Sensitive`, and HTTP/2 keeps it out of the HPACK table).
     pub fn header_value(&self) -> &http::HeaderValue {
         &self.header
+    }
+
+    /// The userID the token is for (its `userID` claim).
+    pub fn user_id(&self) -> &UserId {
+        &self.user_id
+    }
+
+    /// The userID, percent-encoded like `encodeURIComponent`, as a header value.
+    pub(crate) fn user_id_header(&self) -> &http::HeaderValue {
+        &self.user_id_header
     }
 
     /// The claims it carries.

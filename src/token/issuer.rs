@@ -21,6 +21,8 @@ use crate::{
 /// The default token lifetime and `nbf` skew: callstats recommends 5 to 10 minutes.
 const DEFAULT_TTL: Duration = Duration::from_secs(300);
 const DEFAULT_CACHE_CAPACITY: usize = 10_000;
+/// The default bound on forced re-issue; see [`TokenIssuerBuilder::force_new_interval`].
+pub const DEFAULT_FORCE_NEW_INTERVAL: Duration = Duration::from_secs(10);
 
 struct Inner {
     app_id: Arc<str>,
@@ -30,6 +32,8 @@ struct Inner {
     conf_id_claim: bool,
     extra: serde_json::Map<String, serde_json::Value>,
     cache: Option<TokenCache>,
+    /// Seconds within which a forced re-issue returns the token just signed.
+    force_new_interval: u64,
     clock: SharedClock,
     audit: SharedAudit,
 }
@@ -53,6 +57,7 @@ impl fmt::Debug for TokenIssuer {
             .field("conf_id_claim", &i.conf_id_claim)
             .field("extra_claims", &i.extra.keys().collect::<Vec<_>>())
             .field("cache", &i.cache.as_ref().map(|c| (c.capacity(), c.margin())))
+            .field("force_new_interval_secs", &i.force_new_interval)
             .finish()
     }
 }
@@ -71,6 +76,7 @@ impl TokenIssuer {
             cache: true,
             cache_capacity: DEFAULT_CACHE_CAPACITY,
             cache_refresh_margin: None,
+            force_new_interval: DEFAULT_FORCE_NEW_INTERVAL,
             clock: Arc::new(SystemClock),
             audit: Arc::new(TracingAudit),
         }
@@ -99,15 +105,20 @@ impl TokenIssuer {
         &*self.inner.audit
     }
 
-    /// A token for `user` (and `conference`, which only goes into the token with
-    /// [`TokenIssuerBuilder::conf_id_claim`], but always keys the cache). Reuses a
-    /// cached token while it has at least the refresh margin of life left.
+    /// A token for `user` (and `conference`, which goes into the token, and keys the
+    /// cache, only with [`TokenIssuerBuilder::conf_id_claim`]; the audit event names it
+    /// either way). Reuses a cached token while it has at least the refresh margin of
+    /// life left.
     pub fn issue(&self, user: &UserId, conference: Option<&ConferenceId>) -> Result<Arc<IssuedToken>, SignError> {
         self.issue_inner(user, conference, false)
     }
 
-    /// A newly signed token, bypassing the cache (the client's `forceNew`). The new
-    /// token replaces the cached one.
+    /// A newly signed token, bypassing the cache (the client's `forceNew`); the new
+    /// token replaces the cached one. Bounded: within
+    /// [`force_new_interval`](TokenIssuerBuilder::force_new_interval) of the last
+    /// signature for the same cache entry, the token just signed is returned instead
+    /// (audited as [`Action::ForceNewLimited`]), so a client looping on `forceNew`
+    /// cannot keep a core busy signing.
     pub fn issue_new(&self, user: &UserId, conference: Option<&ConferenceId>) -> Result<Arc<IssuedToken>, SignError> {
         self.issue_inner(user, conference, true)
     }
@@ -123,19 +134,29 @@ impl TokenIssuer {
         let Some(cache) = &inner.cache else {
             return self.sign(&key, user, conference);
         };
+        // The token depends on the conference only when it carries it: keying on it
+        // otherwise would let a client looping over room URLs sign on every request and
+        // evict other users' tokens.
         let cache_key = CacheKey {
             user: user.clone(),
-            conference: conference.cloned(),
+            conference: if inner.conf_id_claim { conference.cloned() } else { None },
             key_serial: key.serial(),
         };
-        if !force_new {
-            if let Some(token) = cache.get(&cache_key, inner.clock.unix_now()) {
+        if let Some(token) = cache.get(&cache_key, inner.clock.unix_now()) {
+            if !force_new {
                 self.record(Action::Reused, &token, conference);
+                return Ok(token);
+            }
+            let age = inner.clock.unix_now().saturating_sub(token.claims.iat);
+            if age < inner.force_new_interval {
+                self.record(Action::ForceNewLimited, &token, conference);
                 return Ok(token);
             }
         }
         let token = self.sign(&key, user, conference)?;
         cache.insert(cache_key, token.clone());
+        #[cfg(feature = "metrics")]
+        crate::metrics::cache_entries(cache.len());
         Ok(token)
     }
 
@@ -165,7 +186,12 @@ impl TokenIssuer {
         // The claims of a callstats token serialize to about 200 bytes: one allocation.
         let mut payload = Vec::with_capacity(256);
         serde_json::to_writer(&mut payload, &claims).map_err(|_| SignError)?;
-        match key.sign_jwt(&payload) {
+        #[cfg(feature = "metrics")]
+        let started = std::time::Instant::now();
+        let signed = key.sign_jwt(&payload);
+        #[cfg(feature = "metrics")]
+        crate::metrics::signed(key.key_id(), started.elapsed(), signed.is_ok());
+        match signed {
             Ok(jwt) => {
                 let jwt: Arc<str> = jwt.into();
                 // base64url and dots only: a valid header value that shares the JWT's
@@ -174,7 +200,13 @@ impl TokenIssuer {
                 // of HPACK.
                 let mut header = shared_header_value(jwt.clone());
                 header.set_sensitive(true);
-                let token = Arc::new(IssuedToken { jwt, header, claims });
+                let token = Arc::new(IssuedToken {
+                    jwt,
+                    header,
+                    user_id: user.clone(),
+                    user_id_header: user.header_value(),
+                    claims,
+                });
                 self.record(Action::Issued, &token, conference);
                 Ok(token)
             }
@@ -221,6 +253,7 @@ pub struct TokenIssuerBuilder {
     cache: bool,
     cache_capacity: usize,
     cache_refresh_margin: Option<Duration>,
+    force_new_interval: Duration,
     clock: SharedClock,
     audit: SharedAudit,
 }
@@ -283,6 +316,20 @@ impl TokenIssuerBuilder {
         self
     }
 
+    /// Within this interval of the last signature for a cache entry (a userID, and the
+    /// conferenceID when the token carries it), a forced re-issue (`forceNew`) returns
+    /// the token just signed instead of signing again. Default 10 s
+    /// ([`DEFAULT_FORCE_NEW_INTERVAL`]): long enough that a client looping on `forceNew`
+    /// signs at most once per 10 s per user instead of keeping a core busy (a signature
+    /// costs about 20 µs of CPU), short enough that a client told to fetch a new token
+    /// gets a fresh one within seconds; a token it gets instead is at most 10 s old.
+    /// A rotation always gets a new token (the cache is per signing key). Counted in
+    /// seconds; `Duration::ZERO` turns the bound off. Needs the cache.
+    pub fn force_new_interval(mut self, interval: Duration) -> Self {
+        self.force_new_interval = interval;
+        self
+    }
+
     /// The clock for `iat`/`nbf`/`exp` and the cache. Default the system clock.
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
@@ -301,7 +348,7 @@ impl TokenIssuerBuilder {
     /// of 0, or a refresh margin not shorter than the TTL.
     pub fn build(self) -> Result<TokenIssuer, ConfigError> {
         #[cfg(feature = "metrics")]
-        crate::audit::describe_metrics();
+        crate::metrics::describe();
         if self.app_id.is_empty() || self.app_id.len() > 256 || self.app_id.chars().any(char::is_control) {
             return Err(ConfigError::InvalidValue {
                 what: "appID",
@@ -327,6 +374,8 @@ impl TokenIssuerBuilder {
         if let Some(name) = self.extra.keys().find(|k| RESERVED_CLAIMS.contains(&k.as_str())) {
             return Err(ConfigError::ReservedClaim { name: name.clone() });
         }
+        // A rotated-out key must stay published while tokens it signed are alive.
+        self.keys.require_grace(self.ttl);
         let ttl = self.ttl.as_secs();
         let cache = if self.cache {
             let margin = self.cache_refresh_margin.map_or(ttl / 3, |m| m.as_secs());
@@ -357,6 +406,7 @@ impl TokenIssuerBuilder {
                 conf_id_claim: self.conf_id_claim,
                 extra: self.extra,
                 cache,
+                force_new_interval: self.force_new_interval.as_secs(),
                 clock: self.clock,
                 audit: self.audit,
             }),

@@ -43,4 +43,4 @@ mod issuer;
 
 pub use claims::{Claims, RESERVED_CLAIMS};
 pub use issued::IssuedToken;
-pub use issuer::{TokenIssuer, TokenIssuerBuilder};
+pub use issuer::{DEFAULT_FORCE_NEW_INTERVAL, TokenIssuer, TokenIssuerBuilder};

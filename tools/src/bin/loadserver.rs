@@ -12,10 +12,13 @@
 //! | route | what it measures |
 //! | --- | --- |
 //! | `GET /bare` | (a) axum hello world, no layer |
-//! | `GET /nocache` | (b) the same handler behind [`CallstatsLayer`], issuer built with `.cache(false)`: one ES256 signature per request |
-//! | `GET /cache` | (c) the same handler behind the layer, token cache on |
-//! | `POST /getToken` | (d) the [`TokenEndpoint`], sharing the cached issuer with (c) |
+//! | `GET /nocache/{room}` | (b) the same handler behind the layer (conferenceID from the route), issuer built with `.cache(false)`: one ES256 signature per request |
+//! | `GET /cache/{room}` | (c) the same handler behind the layer, token cache on |
+//! | `POST /getToken` | (d) the token endpoint, sharing the cached issuer with (c) |
 //! | `GET /rawsign` | (e) control: no layer, the handler makes one raw aws-lc-rs ES256 signature of a token-sized input, then answers like `/bare` |
+//! | `GET /static` | (f) control: no layer, the handler answers like `/bare` with the exact headers (c) adds, precomputed: what the bytes alone cost |
+//! | `POST /static-token` | (g) control: no endpoint, the handler reads and parses the same JSON body as (d) and answers a precomputed body of the same size with the same headers |
+//! | `GET /stats` | the audit events so far, `{"issued": N, "reused": N, "force_new_limited": N, "rejected": N}`: the load script checks that tokens were issued and that forced re-issue is bounded |
 //!
 //! Options:
 //!
@@ -30,7 +33,10 @@
 
 use std::{
     net::{Ipv4Addr, SocketAddr},
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -38,9 +44,17 @@ use aws_lc_rs::{
     rand::SystemRandom,
     signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair},
 };
-use axum::{Router, routing::get};
-use http::request::Parts;
-use tower_callstats::{Callstats, Identity, KeyRing, SigningKey, TokenIssuer, UserId};
+use axum::{
+    Router,
+    body::Bytes,
+    routing::{get, post},
+};
+use http::{HeaderName, HeaderValue, header, request::Parts};
+use tower::ServiceExt;
+use tower_callstats::{
+    Callstats, ConferenceIdSource, Identity, KeyRing, SigningKey, TokenIssuer, UserId,
+    audit::{Action, AuditEvent},
+};
 
 /// LOAD TESTING ONLY: the user named by the `x-load-user` header, unauthenticated.
 fn load_test_identity(parts: &Parts) -> Option<Identity> {
@@ -88,14 +102,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(iterations) = options.measure_sign {
         return measure_sign(iterations.max(1));
     }
+    let counts = Arc::new(Counts::default());
     let keys = KeyRing::new(SigningKey::generate("load-key")?);
-    let uncached = TokenIssuer::builder("load-app", keys.clone()).cache(false).build()?;
-    let mut cached = TokenIssuer::builder("load-app", keys);
+    let uncached = TokenIssuer::builder("load-app", keys.clone())
+        .cache(false)
+        .audit(counts.audit())
+        .build()?;
+    let mut cached = TokenIssuer::builder("load-app", keys).audit(counts.audit());
     if let Some(capacity) = options.cache_capacity {
         cached = cached.cache_capacity(capacity);
     }
-    let cached = Callstats::new(cached.build()?).identity(load_test_identity);
-    let uncached = Callstats::new(uncached).identity(load_test_identity);
+    let room = || ConferenceIdSource::route_param("room");
+    let cached = Callstats::new(cached.build()?)
+        .identity(load_test_identity)
+        .conference_id(room());
+    let uncached = Callstats::new(uncached)
+        .identity(load_test_identity)
+        .conference_id(room());
 
     // The control (e): what (b) would cost if the layer added nothing but the signature.
     let (pair, signing_input) = raw_signer()?;
@@ -110,22 +133,147 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/rawsign", get(raw_sign))
         .merge(
             Router::new()
-                .route("/nocache", get(hello))
+                .route("/nocache/{room}", get(hello))
                 .route_layer(uncached.layer()),
         )
-        .merge(Router::new().route("/cache", get(hello)).route_layer(cached.layer()))
+        .merge(
+            Router::new()
+                .route("/cache/{room}", get(hello))
+                .route_layer(cached.layer()),
+        )
         .route_service("/getToken", cached.endpoint());
 
+    // The controls (f) and (g): the very headers and body that (c) and (d) answer for
+    // user-1 in room-1, captured once from the running app, then served as constants.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(options.workers)
         .enable_all()
         .build()?;
+    let (page_headers, token_headers, token_body) = runtime.block_on(captured(app.clone()))?;
+    let page_headers = Arc::new(page_headers);
+    let static_page = move || {
+        let headers = page_headers.clone();
+        async move {
+            let mut response = axum::response::IntoResponse::into_response("Hello, World!");
+            for (name, value) in headers.iter() {
+                response.headers_mut().insert(name.clone(), value.clone());
+            }
+            response
+        }
+    };
+    let token_headers = Arc::new(token_headers);
+    let static_token = move |body: Bytes| {
+        let (headers, token_body) = (token_headers.clone(), token_body.clone());
+        async move {
+            #[derive(serde::Deserialize)]
+            struct TokenRequest<'a> {
+                #[serde(rename = "conferenceID", borrow)]
+                _conference_id: Option<&'a str>,
+            }
+            let parsed = serde_json::from_slice::<TokenRequest<'_>>(&body).is_ok();
+            let mut response = axum::response::IntoResponse::into_response(if parsed {
+                token_body
+            } else {
+                Bytes::from_static(b"{}")
+            });
+            for (name, value) in headers.iter() {
+                response.headers_mut().insert(name.clone(), value.clone());
+            }
+            response
+        }
+    };
+    let stats = counts.clone();
+    let app = app
+        .route("/static", get(static_page))
+        .route("/static-token", post(static_token))
+        .route("/stats", get(move || async move { stats.json() }));
+
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, options.port))).await?;
         println!("listening on {} pid {}", listener.local_addr()?, std::process::id());
         axum::serve(listener, app).await?;
         Ok(())
     })
+}
+
+/// The audit events of the load server's issuers.
+#[derive(Default)]
+struct Counts {
+    issued: AtomicU64,
+    reused: AtomicU64,
+    force_new_limited: AtomicU64,
+    rejected: AtomicU64,
+}
+
+impl Counts {
+    fn audit(self: &Arc<Self>) -> impl Fn(&AuditEvent<'_>) + Send + Sync + 'static {
+        let counts = self.clone();
+        move |event: &AuditEvent<'_>| {
+            let counter = match event.action {
+                Action::Issued => &counts.issued,
+                Action::Reused => &counts.reused,
+                Action::ForceNewLimited => &counts.force_new_limited,
+                _ => &counts.rejected,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn json(&self) -> String {
+        let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        format!(
+            "{{\"issued\":{},\"reused\":{},\"force_new_limited\":{},\"rejected\":{}}}\n",
+            n(&self.issued),
+            n(&self.reused),
+            n(&self.force_new_limited),
+            n(&self.rejected)
+        )
+    }
+}
+
+/// The response headers of (c) and (d), and the body of (d), for user-1 in room-1.
+async fn captured(
+    app: Router,
+) -> Result<(Vec<(HeaderName, HeaderValue)>, Vec<(HeaderName, HeaderValue)>, Bytes), Box<dyn std::error::Error>> {
+    let keep = |headers: &http::HeaderMap, names: &[HeaderName]| {
+        names
+            .iter()
+            .filter_map(|name| Some((name.clone(), headers.get(name)?.clone())))
+            .collect::<Vec<_>>()
+    };
+    let page = http::Request::get("/cache/room-1")
+        .header("x-load-user", "user-1")
+        .body(axum::body::Body::empty())?;
+    let page = app.clone().oneshot(page).await?;
+    let page_headers = keep(
+        page.headers(),
+        &[
+            HeaderName::from_static("x-callstats-token"),
+            HeaderName::from_static("x-callstats-user-id"),
+            HeaderName::from_static("x-callstats-conference-id"),
+            header::CACHE_CONTROL,
+            header::VARY,
+        ],
+    );
+    let token = http::Request::post("/getToken")
+        .header("x-load-user", "user-1")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(axum::body::Body::from(r#"{"conferenceID":"room-1"}"#))?;
+    let token = app.oneshot(token).await?;
+    let token_headers = keep(
+        token.headers(),
+        &[
+            header::CONTENT_TYPE,
+            header::CACHE_CONTROL,
+            header::PRAGMA,
+            header::VARY,
+        ],
+    );
+    let body = axum::body::to_bytes(token.into_body(), 64 * 1024).await?;
+    if page_headers.len() != 5 || token_headers.len() != 4 || !body.starts_with(b"{") {
+        return Err("the app did not answer user-1 with a token".into());
+    }
+    Ok((page_headers, token_headers, body))
 }
 
 /// A raw aws-lc-rs key pair and the `header.payload` bytes of a typical token.
