@@ -30,6 +30,17 @@ struct RingState {
     retiring: Vec<Retiring>,
 }
 
+/// A borrow of the active key.
+pub(crate) struct ActiveKey(arc_swap::Guard<Arc<RingState>>);
+
+impl std::ops::Deref for ActiveKey {
+    type Target = SigningKey;
+
+    fn deref(&self) -> &SigningKey {
+        &self.0.active
+    }
+}
+
 /// The signing keys: one active key that signs, and recently replaced keys that stay
 /// published (in the JWKS) for a grace period so that tokens they signed still verify.
 ///
@@ -131,6 +142,12 @@ impl KeyRing {
     /// The key that signs now.
     pub fn active(&self) -> Arc<SigningKey> {
         self.inner.state.load().active.clone()
+    }
+
+    /// The key that signs now, borrowed for the duration of a call (no reference count
+    /// on the hot path).
+    pub(crate) fn active_ref(&self) -> ActiveKey {
+        ActiveKey(self.inner.state.load())
     }
 
     /// Makes `next` the active key. The previous active key stays published for

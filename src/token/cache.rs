@@ -16,6 +16,34 @@ pub(super) struct CacheKey {
     pub(super) key_serial: u64,
 }
 
+/// A [`CacheKey`] made of borrowed parts, to look a token up without cloning the IDs.
+/// It hashes exactly like the key it stands for (a string hashes alike borrowed or
+/// shared).
+#[derive(Hash)]
+pub(super) struct CacheKeyRef<'a> {
+    pub(super) user: &'a str,
+    pub(super) conference: Option<&'a str>,
+    pub(super) key_serial: u64,
+}
+
+impl quick_cache::Equivalent<CacheKey> for CacheKeyRef<'_> {
+    fn equivalent(&self, key: &CacheKey) -> bool {
+        self.key_serial == key.key_serial
+            && self.user == key.user.as_str()
+            && self.conference == key.conference.as_deref()
+    }
+}
+
+impl CacheKeyRef<'_> {
+    pub(super) fn to_owned_key(&self, user: &UserId, conference: Option<&ConferenceId>) -> CacheKey {
+        CacheKey {
+            user: user.clone(),
+            conference: self.conference.and(conference.cloned()),
+            key_serial: self.key_serial,
+        }
+    }
+}
+
 /// A bounded concurrent map of tokens (quick_cache: sharded, no background threads).
 pub(super) struct TokenCache {
     tokens: quick_cache::sync::Cache<CacheKey, Arc<IssuedToken>>,
@@ -33,7 +61,7 @@ impl TokenCache {
 
     /// The cached token for `key` if it was issued no later than `now` and has at least
     /// the margin of life left.
-    pub(super) fn get(&self, key: &CacheKey, now: u64) -> Option<Arc<IssuedToken>> {
+    pub(super) fn get(&self, key: &CacheKeyRef<'_>, now: u64) -> Option<Arc<IssuedToken>> {
         let token = self.tokens.get(key)?;
         let claims = token.claims();
         (claims.exp.saturating_sub(now) >= self.margin && claims.iat <= now).then_some(token)

@@ -6,7 +6,7 @@ use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 
 use super::{
     Claims, IssuedToken, RESERVED_CLAIMS,
-    cache::{CacheKey, TokenCache},
+    cache::{CacheKeyRef, TokenCache},
 };
 use crate::{
     audit::{Action, Audit, AuditEvent, SharedAudit, TracingAudit},
@@ -130,16 +130,21 @@ impl TokenIssuer {
         force_new: bool,
     ) -> Result<Arc<IssuedToken>, SignError> {
         let inner = &*self.inner;
-        let key = inner.keys.active();
         let Some(cache) = &inner.cache else {
-            return self.sign(&key, user, conference);
+            return self.sign(&inner.keys.active(), user, conference);
         };
+        // A borrow of the active key: no reference count on the cached path.
+        let key = inner.keys.active_ref();
         // The token depends on the conference only when it carries it: keying on it
         // otherwise would let a client looping over room URLs sign on every request and
         // evict other users' tokens.
-        let cache_key = CacheKey {
-            user: user.clone(),
-            conference: if inner.conf_id_claim { conference.cloned() } else { None },
+        let cache_key = CacheKeyRef {
+            user: user.as_str(),
+            conference: if inner.conf_id_claim {
+                conference.map(|c| c.as_str())
+            } else {
+                None
+            },
             key_serial: key.serial(),
         };
         if let Some(token) = cache.get(&cache_key, inner.clock.unix_now()) {
@@ -154,7 +159,7 @@ impl TokenIssuer {
             }
         }
         let token = self.sign(&key, user, conference)?;
-        cache.insert(cache_key, token.clone());
+        cache.insert(cache_key.to_owned_key(user, conference), token.clone());
         #[cfg(feature = "metrics")]
         crate::metrics::cache_entries(cache.len());
         Ok(token)
