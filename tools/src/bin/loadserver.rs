@@ -44,11 +44,7 @@ use aws_lc_rs::{
     rand::SystemRandom,
     signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair},
 };
-use axum::{
-    Router,
-    body::Bytes,
-    routing::{get, post},
-};
+use axum::{Router, body::Bytes, routing::get};
 use http::{HeaderName, HeaderValue, header, request::Parts};
 use tower::ServiceExt;
 use tower_callstats::{
@@ -162,7 +158,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let token_headers = Arc::new(token_headers);
-    let static_token = move |body: Bytes| {
+    // A service, like the token endpoint (not a handler with extractors): it reads the
+    // body frame by frame, parses it, and answers the precomputed body.
+    let static_token = tower::service_fn(move |request: http::Request<axum::body::Body>| {
         let (headers, token_body) = (token_headers.clone(), token_body.clone());
         async move {
             #[derive(serde::Deserialize)]
@@ -170,22 +168,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 #[serde(rename = "conferenceID", borrow)]
                 _conference_id: Option<&'a str>,
             }
-            let parsed = serde_json::from_slice::<TokenRequest<'_>>(&body).is_ok();
-            let mut response = axum::response::IntoResponse::into_response(if parsed {
+            let mut body = request.into_body();
+            let mut bytes = Bytes::new();
+            while let Some(Ok(frame)) = http_body_util::BodyExt::frame(&mut body).await {
+                if let Ok(data) = frame.into_data() {
+                    bytes = if bytes.is_empty() {
+                        data
+                    } else {
+                        [bytes, data].concat().into()
+                    };
+                }
+            }
+            let parsed = serde_json::from_slice::<TokenRequest<'_>>(&bytes).is_ok();
+            let mut response = http::Response::new(axum::body::Body::from(if parsed {
                 token_body
             } else {
                 Bytes::from_static(b"{}")
-            });
+            }));
             for (name, value) in headers.iter() {
                 response.headers_mut().insert(name.clone(), value.clone());
             }
-            response
+            Ok::<_, std::convert::Infallible>(response)
         }
-    };
+    });
     let stats = counts.clone();
     let app = app
         .route("/static", get(static_page))
-        .route("/static-token", post(static_token))
+        .route_service("/static-token", static_token)
         .route("/stats", get(move || async move { stats.json() }));
 
     runtime.block_on(async move {
