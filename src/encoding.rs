@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use crate::id::IdError;
+use crate::id::error::IdError;
 
 /// Characters that `encodeURIComponent` leaves alone: `A-Z a-z 0-9 - _ . ! ~ * ' ( )`.
 const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC

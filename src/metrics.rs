@@ -32,8 +32,7 @@ use std::time::Duration;
 
 use crate::audit::Action;
 
-/// `callstats_tokens_total`, labelled `action`.
-pub const TOKENS_TOTAL: &str = "callstats_tokens_total";
+pub use crate::audit::TOKENS_TOTAL;
 /// `callstats_tokens_signed_total`, labelled `key_id`.
 pub const TOKENS_SIGNED_TOTAL: &str = "callstats_tokens_signed_total";
 /// `callstats_signing_seconds`, a histogram.
@@ -67,18 +66,6 @@ pub fn describe() {
     for action in Action::ALL {
         metrics::counter!(TOKENS_TOTAL, "action" => action.as_str()).increment(0);
     }
-}
-
-pub(crate) fn audited(action: Action) {
-    // Literal label values make static keys: counting allocates nothing.
-    let counter = match action {
-        Action::Issued => metrics::counter!(TOKENS_TOTAL, "action" => "issued"),
-        Action::Reused => metrics::counter!(TOKENS_TOTAL, "action" => "reused"),
-        Action::ForceNewLimited => metrics::counter!(TOKENS_TOTAL, "action" => "force_new_limited"),
-        Action::Rejected => metrics::counter!(TOKENS_TOTAL, "action" => "rejected"),
-        Action::Failed => metrics::counter!(TOKENS_TOTAL, "action" => "failed"),
-    };
-    counter.increment(1);
 }
 
 pub(crate) fn signed(key_id: &str, took: Duration, ok: bool) {
