@@ -46,6 +46,15 @@ fn counting_issuer() -> (TokenIssuer, Arc<AtomicUsize>) {
     (issuer, signed)
 }
 
+/// A configuration with every default and a fresh key.
+fn callstats() -> Callstats {
+    Callstats::new(
+        TokenIssuer::builder("app", SigningKey::generate("k").unwrap())
+            .build()
+            .unwrap(),
+    )
+}
+
 /// The app's authentication, as a test stand-in: every request is alice's.
 fn as_alice(mut request: Request<Body>) -> Request<Body> {
     request.extensions_mut().insert(Identity::new("alice"));
@@ -124,13 +133,9 @@ async fn the_authorization_hook_decides_for_the_layer_and_the_endpoint() {
     let members_only = |identity: &Identity, conference: Option<&ConferenceId>| {
         conference.is_none_or(|c| c.as_str() != "board-meeting" || identity.username() == "ceo")
     };
-    let callstats = Callstats::new(
-        TokenIssuer::builder("app", SigningKey::generate("k").unwrap())
-            .build()
-            .unwrap(),
-    )
-    .conference_id(ConferenceIdSource::route_param("room"))
-    .authorize(members_only);
+    let callstats = callstats()
+        .conference_id(ConferenceIdSource::route_param("room"))
+        .authorize(members_only);
     let app = Router::new()
         .route("/rooms/{room}", get(|| async { "page" }))
         .route_layer(callstats.layer())
@@ -239,11 +244,7 @@ async fn an_asynchronous_hook_is_awaited_before_anything_is_signed() {
 
 #[tokio::test]
 async fn with_a_server_side_source_the_body_does_not_choose_the_conference() {
-    let callstats = Callstats::new(
-        TokenIssuer::builder("app", SigningKey::generate("k").unwrap())
-            .build()
-            .unwrap(),
-    );
+    let callstats = callstats();
     let endpoint = callstats
         .endpoint()
         .conference_id_from_referer(ConferenceIdSource::path_template("/rooms/{room}", "room").unwrap());
@@ -275,11 +276,7 @@ async fn only_successful_responses_carry_a_token() {
         }
         response
     }
-    let callstats = Callstats::new(
-        TokenIssuer::builder("app", SigningKey::generate("k").unwrap())
-            .build()
-            .unwrap(),
-    );
+    let callstats = callstats();
     let app = Router::new()
         .route("/status/{code}", get(answer))
         .route_layer(callstats.layer());
@@ -308,11 +305,7 @@ async fn only_successful_responses_carry_a_token() {
 
 #[tokio::test]
 async fn cross_site_requests_get_no_token() {
-    let callstats = Callstats::new(
-        TokenIssuer::builder("app", SigningKey::generate("k").unwrap())
-            .build()
-            .unwrap(),
-    );
+    let callstats = callstats();
     let app = Router::new().route_service(
         "/getToken",
         callstats
@@ -434,11 +427,7 @@ async fn a_client_looping_over_room_urls_does_not_make_the_server_sign() {
 
 #[tokio::test]
 async fn a_token_response_is_never_stored_whatever_the_app_says() {
-    let callstats = Callstats::new(
-        TokenIssuer::builder("app", SigningKey::generate("k").unwrap())
-            .build()
-            .unwrap(),
-    );
+    let callstats = callstats();
     let app = Router::new()
         .route(
             "/page",
@@ -455,12 +444,7 @@ async fn a_token_response_is_never_stored_whatever_the_app_says() {
 
 #[tokio::test]
 async fn the_referer_keeps_its_port_like_the_page_did() {
-    let callstats = Callstats::new(
-        TokenIssuer::builder("app", SigningKey::generate("k").unwrap())
-            .build()
-            .unwrap(),
-    )
-    .conference_id(ConferenceIdSource::url());
+    let callstats = callstats().conference_id(ConferenceIdSource::url());
     let app = Router::new()
         .route("/rooms/{room}", get(|| async { "page" }))
         .route_layer(callstats.layer())
@@ -495,12 +479,7 @@ async fn the_referer_keeps_its_port_like_the_page_did() {
 
 #[tokio::test]
 async fn url_at_does_not_trust_the_host_header() {
-    let callstats = Callstats::new(
-        TokenIssuer::builder("app", SigningKey::generate("k").unwrap())
-            .build()
-            .unwrap(),
-    )
-    .conference_id(ConferenceIdSource::url_at(Authority::from_static("meet.example.com")));
+    let callstats = callstats().conference_id(ConferenceIdSource::url_at(Authority::from_static("meet.example.com")));
     let app = Router::new()
         .route("/rooms/{room}", get(|| async { "page" }))
         .route_layer(callstats.layer());
