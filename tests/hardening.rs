@@ -55,6 +55,14 @@ fn callstats() -> Callstats {
     )
 }
 
+/// Room pages behind the layer, and the token endpoint.
+fn rooms_and_endpoint(callstats: &Callstats) -> Router {
+    Router::new()
+        .route("/rooms/{room}", get(|| async { "page" }))
+        .route_layer(callstats.layer())
+        .route_service("/getToken", callstats.endpoint())
+}
+
 /// The app's authentication, as a test stand-in: every request is alice's.
 fn as_alice(mut request: Request<Body>) -> Request<Body> {
     request.extensions_mut().insert(Identity::new("alice"));
@@ -136,10 +144,7 @@ async fn the_authorization_hook_decides_for_the_layer_and_the_endpoint() {
     let callstats = callstats()
         .conference_id(ConferenceIdSource::route_param("room"))
         .authorize(members_only);
-    let app = Router::new()
-        .route("/rooms/{room}", get(|| async { "page" }))
-        .route_layer(callstats.layer())
-        .route_service("/getToken", callstats.endpoint());
+    let app = rooms_and_endpoint(&callstats);
     let forbidden = Some("conference_forbidden");
     check_rows(
         &app,
@@ -194,10 +199,7 @@ async fn an_asynchronous_hook_is_awaited_before_anything_is_signed() {
     let callstats = Callstats::new(issuer)
         .conference_id(ConferenceIdSource::route_param("room"))
         .authorize(remote_check);
-    let app = Router::new()
-        .route("/rooms/{room}", get(|| async { "page" }))
-        .route_layer(callstats.layer())
-        .route_service("/getToken", callstats.endpoint());
+    let app = rooms_and_endpoint(&callstats);
     let forbidden = Some("conference_forbidden");
     check_rows(
         &app,
