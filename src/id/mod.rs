@@ -82,6 +82,18 @@ pub(crate) fn validate(value: &str, kind: &'static str) -> Result<(), IdError> {
             max: MAX_ID_BYTES,
         });
     }
+    // ASCII (most identifiers) has no invisible characters, and its only controls are
+    // C0 and DEL: one pass over the bytes.
+    if value.is_ascii() {
+        return match value.bytes().position(|b| b < 0x20 || b == 0x7f) {
+            Some(at) => Err(IdError::ControlCharacter {
+                kind,
+                code: u32::from(value.as_bytes()[at]),
+                at,
+            }),
+            None => Ok(()),
+        };
+    }
     match value.char_indices().find(|&(_, c)| c.is_control() || is_invisible(c)) {
         Some((at, c)) if c.is_control() => Err(IdError::ControlCharacter {
             kind,

@@ -16,7 +16,7 @@
 //! | `GET /cache/{room}` | (c) the same handler behind the layer, token cache on |
 //! | `POST /getToken` | (d) the token endpoint, sharing the cached issuer with (c) |
 //! | `GET /rawsign` | (e) control: no layer, the handler makes one raw aws-lc-rs ES256 signature of a token-sized input, then answers like `/bare` |
-//! | `GET /static` | (f) control: no layer, the handler answers like `/bare` with the exact headers (c) adds, precomputed: what the bytes alone cost |
+//! | `GET /static/{room}` | (f) control: no layer, the same route shape as (c), the handler answers like `/bare` with the exact headers (c) adds, precomputed: what the bytes alone cost |
 //! | `POST /static-token` | (g) control: no endpoint, the handler reads and parses the same JSON body as (d) and answers a precomputed body of the same size with the same headers |
 //! | `GET /stats` | the audit events so far, `{"issued": N, "reused": N, "force_new_limited": N, "rejected": N}`: the load script checks that tokens were issued and that forced re-issue is bounded |
 //!
@@ -54,7 +54,18 @@ use tower_callstats::{
 
 /// LOAD TESTING ONLY: the user named by the `x-load-user` header, unauthenticated.
 fn load_test_identity(parts: &Parts) -> Option<Identity> {
-    parts.headers.get("x-load-user")?.to_str().ok().map(Identity::new)
+    static USER: HeaderName = HeaderName::from_static("x-load-user");
+    // A real app's session layer looks its logged-in user up; so does this stand-in, for
+    // the load script's fixed users (other names are made on the spot).
+    static KNOWN: std::sync::LazyLock<std::collections::HashMap<String, Identity>> = std::sync::LazyLock::new(|| {
+        (1..=1000)
+            .map(|n| format!("user-{n}"))
+            .chain(["force-user".to_owned()])
+            .map(|name| (name.clone(), Identity::new(name)))
+            .collect()
+    });
+    let name = parts.headers.get(&USER)?.to_str().ok()?;
+    Some(KNOWN.get(name).cloned().unwrap_or_else(|| Identity::new(name)))
 }
 
 async fn hello() -> &'static str {
@@ -193,7 +204,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     let stats = counts.clone();
     let app = app
-        .route("/static", get(static_page))
+        .route("/static/{room}", get(static_page))
         .route_service("/static-token", static_token)
         .route("/stats", get(move || async move { stats.json() }));
 

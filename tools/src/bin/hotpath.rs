@@ -1,0 +1,143 @@
+//! Instructions per request on the hot paths, for `valgrind --tool=callgrind`: runs N
+//! requests through one route of an in-process axum app (no network), so that the
+//! difference between two runs of different N is the cost of N requests, in
+//! instructions, whatever else the machine is doing.
+//!
+//! ```text
+//! cargo build --release -p tower-callstats-tools --bin hotpath
+//! for route in cache static token static-token; do
+//!   for n in 1000 11000; do
+//!     valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.$route.$n target/release/hotpath $route $n 2>&1 | grep Collected
+//!   done
+//! done
+//! ```
+//!
+//! Routes: `cache` (the layer, cached token, conferenceID from the route), `static` (the
+//! same answer with the layer's headers precomputed: the control (f) of scripts/load.sh),
+//! `token` (the token endpoint, cached token), `static-token` (the control (g)).
+//! Test harness only: it trusts an `x-load-user` header as the user.
+
+use std::{
+    convert::Infallible,
+    future::Future,
+    pin::pin,
+    task::{Context, Poll, Waker},
+};
+
+use axum::{Router, body::Body, routing::get};
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Request, Response, header, request::Parts};
+use http_body_util::BodyExt;
+use tower::{Service, ServiceExt};
+use tower_callstats::{Callstats, ConferenceIdSource, Identity, SigningKey, TokenIssuer};
+
+fn identity(parts: &Parts) -> Option<Identity> {
+    // The app's session lookup, as the load server does it: a known user, no allocation.
+    static USER: HeaderName = HeaderName::from_static("x-load-user");
+    static ALICE: std::sync::LazyLock<Identity> = std::sync::LazyLock::new(|| Identity::new("user-1"));
+    (parts.headers.get(&USER)? == "user-1").then(|| ALICE.clone())
+}
+
+fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+    }
+}
+
+fn request(route: &str) -> Request<Body> {
+    let (method, path, body) = match route {
+        "cache" => ("GET", "/cache/room-1", ""),
+        "static" => ("GET", "/static/room-1", ""),
+        "token" => ("POST", "/getToken", r#"{"conferenceID":"room-1"}"#),
+        _ => ("POST", "/static-token", r#"{"conferenceID":"room-1"}"#),
+    };
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .header("x-load-user", "user-1")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .unwrap()
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let route = args.next().unwrap_or_else(|| "cache".into());
+    let n: u64 = args.next().unwrap_or_else(|| "1000".into()).parse()?;
+
+    let issuer = TokenIssuer::builder("load-app", SigningKey::generate("load-key")?).build()?;
+    let callstats = Callstats::new(issuer)
+        .identity(identity)
+        .conference_id(ConferenceIdSource::route_param("room"));
+    let mut app = Router::new()
+        .route("/cache/{room}", get(|| async { "Hello, World!" }))
+        .route_layer(callstats.layer())
+        .route_service("/getToken", callstats.endpoint());
+
+    // The controls answer what the app answers for the same request, captured once.
+    let page = block_on(app.clone().oneshot(request("cache")))?;
+    let page_headers: Vec<(HeaderName, HeaderValue)> = page
+        .headers()
+        .iter()
+        .filter(|(name, _)| *name != header::CONTENT_TYPE && *name != header::CONTENT_LENGTH)
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect();
+    let token = block_on(app.clone().oneshot(request("token")))?;
+    let token_headers: Vec<(HeaderName, HeaderValue)> = token
+        .headers()
+        .iter()
+        .filter(|(name, _)| *name != header::CONTENT_LENGTH)
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect();
+    let token_body = block_on(token.into_body().collect())?.to_bytes();
+    let page_headers = std::sync::Arc::new(page_headers);
+    let static_page = move || {
+        let headers = page_headers.clone();
+        async move {
+            let mut response = axum::response::IntoResponse::into_response("Hello, World!");
+            for (name, value) in headers.iter() {
+                response.headers_mut().insert(name.clone(), value.clone());
+            }
+            response
+        }
+    };
+    let token_headers = std::sync::Arc::new(token_headers);
+    let static_token = tower::service_fn(move |request: Request<Body>| {
+        let (headers, body) = (token_headers.clone(), token_body.clone());
+        async move {
+            #[derive(serde::Deserialize)]
+            struct TokenRequest<'a> {
+                #[serde(rename = "conferenceID", borrow)]
+                _conference_id: Option<&'a str>,
+            }
+            let mut body_in = request.into_body();
+            let mut bytes = Bytes::new();
+            while let Some(Ok(frame)) = body_in.frame().await {
+                if let Ok(data) = frame.into_data() {
+                    bytes = if bytes.is_empty() { data } else { [bytes, data].concat().into() };
+                }
+            }
+            let parsed = serde_json::from_slice::<TokenRequest<'_>>(&bytes).is_ok();
+            let mut response = Response::new(Body::from(if parsed { body } else { Bytes::new() }));
+            for (name, value) in headers.iter() {
+                response.headers_mut().insert(name.clone(), value.clone());
+            }
+            Ok::<_, Infallible>(response)
+        }
+    });
+    app = app.route("/static/{room}", get(static_page)).route_service("/static-token", static_token);
+
+    let mut answered = 0;
+    for _ in 0..n {
+        let request = request(&route);
+        block_on(ServiceExt::<Request<Body>>::ready(&mut app))?;
+        let response = block_on(app.call(request))?;
+        answered += u64::from(response.status().is_success());
+    }
+    println!("{route}: {answered} of {n} answered 2xx");
+    Ok(())
+}
