@@ -235,7 +235,8 @@ window.tokenRequests = []; // what POST /getToken answered, for tests and curios
       if (r.status === 200) {
         var jti = b64urlJson(r.json.token.split('.')[1]).jti;
         status += jti === before
-          ? ': the same token as before (jti ' + jti + '), from the cache'
+          ? ': the same token as before (jti ' + jti + '), from the crate\'s cache' +
+            (forceNew ? ' (forceNew signs again once the last signature is 10 s old)' : '')
           : ': a new token (jti ' + jti + ')';
       }
       setText('answer-status', status);
