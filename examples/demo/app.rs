@@ -262,8 +262,8 @@ async fn end_call(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) = session::check_form_csrf(&headers, &body) {
-        return refused;
+    if let Err(why) = session::check_form_csrf(&headers, &body) {
+        return session::csrf_failed(&why);
     }
     let Some(Extension(session::LoggedIn { username })) = session else {
         return session::coded_error(StatusCode::UNAUTHORIZED, "not_logged_in", "log in to end a call");

@@ -444,7 +444,7 @@ pub fn coded_error(status: StatusCode, code: &str, message: &str) -> Response {
         .into_response()
 }
 
-fn csrf_failed(message: &str) -> Response {
+pub fn csrf_failed(message: &str) -> Response {
     coded_error(StatusCode::FORBIDDEN, "csrf_failed", message)
 }
 
@@ -547,10 +547,10 @@ pub async fn login(
 }
 
 /// The CSRF rules of the module docs for a form that only carries the CSRF token
-/// (`POST /logout`, the room page's `POST /rooms/{room}/end`): `Err` is the `403
-/// csrf_failed` to answer.
-pub fn check_form_csrf(headers: &HeaderMap, body: &[u8]) -> Result<(), Response> {
-    check_origin(headers).map_err(|why| csrf_failed(&why))?;
+/// (`POST /logout`, the room page's `POST /rooms/{room}/end`): `Err` says why, for
+/// [`csrf_failed`].
+pub fn check_form_csrf(headers: &HeaderMap, body: &[u8]) -> Result<(), String> {
+    check_origin(headers)?;
     let field = if content_type(headers).starts_with("application/x-www-form-urlencoded") {
         serde_urlencoded::from_bytes::<TokenOnlyForm>(body)
             .ok()
@@ -558,13 +558,13 @@ pub fn check_form_csrf(headers: &HeaderMap, body: &[u8]) -> Result<(), Response>
     } else {
         None
     };
-    check_form_token(headers, field.as_deref()).map_err(csrf_failed)
+    check_form_token(headers, field.as_deref()).map_err(str::to_owned)
 }
 
 /// `POST /logout` (from a browser, with the form's CSRF token).
 pub async fn logout(State(sessions): State<Sessions>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(refused) = check_form_csrf(&headers, &body) {
-        return refused;
+    if let Err(why) = check_form_csrf(&headers, &body) {
+        return csrf_failed(&why);
     }
     if let Some(id) = session_cookie(&headers) {
         sessions.remove(id);
