@@ -5,14 +5,19 @@
 //
 // Each case starts its own demo process (its own development key and settings) and its
 // own mock of callstats' auth server, logs in through the demo's form, opens
-// /rooms/{room}, and waits for callstats.initialize()'s callback.
+// /rooms/{room}, and waits for callstats.initialize()'s callback. The room page is an
+// inspector of what the crate did; the cases read it as a person would (the element
+// ids of examples/demo/room.html) and take screenshots of it for people to look at
+// (target/screenshots/, or $SCREENSHOT_DIR).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 import { startDemo } from './lib/demo.mjs';
@@ -34,6 +39,39 @@ const WAIT_MS = 20_000;
 
 const sha1hex = (s) => createHash('sha1').update(s, 'utf8').digest('hex');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const escapeRegExp = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** A per-call conferenceID of `room`: `<room>-<YYYYMMDDTHHMMZ>-<6 hex>` (src/calls/format.rs). */
+const perCallPattern = (room) => new RegExp(`^${escapeRegExp(room)}-\\d{8}T\\d{4}Z-[0-9a-f]{6}$`, 'u');
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR || path.join(REPO, 'target', 'screenshots');
+
+/** A headless Chromium with a fresh profile: {context, page, close()}. */
+async function launchBrowser() {
+  const profile = mkdtempSync(path.join(tmpdir(), 'callstats-e2e-'));
+  let context;
+  try {
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      viewport: { width: 900, height: 800 },
+    });
+  } catch (error) {
+    rmSync(profile, { recursive: true, force: true });
+    throw error;
+  }
+  const page = context.pages()[0] ?? (await context.newPage());
+  return {
+    context,
+    page,
+    close: async () => {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
 
 /**
  * Starts a mock and a demo wired to it, and a browser with a fresh profile; runs `body`
@@ -45,8 +83,7 @@ async function withStack(t, { env = {}, gated = false, jwks = null, proxySlash =
     appID: APP_ID,
     jwks: jwks ?? (async () => (await fetch(`${demo.base}/.well-known/jwks.json`)).json()),
   });
-  const profile = mkdtempSync(path.join(tmpdir(), 'callstats-e2e-'));
-  let context;
+  let browser;
   const pageLog = [];
   try {
     demo = await startDemo({
@@ -55,12 +92,8 @@ async function withStack(t, { env = {}, gated = false, jwks = null, proxySlash =
       CALLSTATS_AUTH_PROXY: `${mock.base}/mockauth${proxySlash ? '/' : ''}`,
       ...env,
     });
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-    });
-    const page = context.pages()[0] ?? (await context.newPage());
+    browser = await launchBrowser();
+    const { page } = browser;
     page.on('console', (m) => pageLog.push(`console.${m.type()}: ${m.text()}`));
     page.on('pageerror', (e) => pageLog.push(`pageerror: ${e.message}`));
     await body({ page, demo, mock });
@@ -69,13 +102,12 @@ async function withStack(t, { env = {}, gated = false, jwks = null, proxySlash =
   } catch (error) {
     t.diagnostic(`mock saw: ${JSON.stringify(mock.state, null, 1)}`);
     t.diagnostic(`page log:\n${pageLog.slice(0, 40).join('\n')}`);
-    if (demo) t.diagnostic(`demo log:\n${demo.log().slice(-4000)}`);
+    if (demo) t.diagnostic(`demo log:\n${demo.log().slice(-6000)}`);
     throw error;
   } finally {
-    if (context) await context.close();
+    if (browser) await browser.close();
     if (demo) await demo.stop();
     await mock.close();
-    rmSync(profile, { recursive: true, force: true });
   }
 }
 
@@ -96,13 +128,77 @@ async function openRoom(page, base, room) {
   const response = await page.goto(`${base}/rooms/${encodeURIComponent(room)}`);
   assert.equal(response.status(), 200);
   await page.waitForFunction(() => window.callstatsResult !== null, null, { timeout: WAIT_MS });
+  return seenOnPage(page);
+}
+
+/** What the room page knows once callstats.initialize() has answered. */
+function seenOnPage(page) {
   return page.evaluate(() => ({
     result: window.callstatsResult,
     config: window.CALLSTATS_CONFIG,
     tokenRequests: window.tokenRequests,
     conferenceText: document.getElementById('conference').textContent,
+    roomText: document.getElementById('room').textContent,
     bundleLoaded: typeof window.callstats === 'function',
   }));
+}
+
+/**
+ * Waits until the inspector has checked the token's ES256 signature in the browser
+ * (WebCrypto against /.well-known/jwks.json), and returns what the page shows.
+ */
+async function inspect(page) {
+  await page.waitForFunction(
+    () => !['pending', undefined].includes(document.getElementById('verify').dataset.state),
+    null,
+    { timeout: WAIT_MS },
+  );
+  return page.evaluate(() => {
+    const text = (id) => document.getElementById(id).textContent;
+    return {
+      verifyState: document.getElementById('verify').dataset.state,
+      verifyText: text('verify'),
+      checks: [...document.querySelectorAll('#checks li')].map((li) => li.textContent),
+      header: JSON.parse(text('token-header')),
+      claims: JSON.parse(text('token-claims')),
+      jti: text('jti'),
+      raw: text('token-raw'),
+      conference: text('conference'),
+      user: text('user'),
+      appID: text('app-id'),
+      keyID: text('key-id'),
+      call: text('call'),
+      countdown: text('countdown'),
+      status: text('status'),
+    };
+  });
+}
+
+/** The checks of a token the inspector verified. */
+function assertVerified(shown, { user, keyID = 'dev-key' }) {
+  assert.equal(shown.verifyState, 'valid', shown.verifyText);
+  assert.match(shown.verifyText, /^✓ valid: the ES256 signature verifies in this browser/);
+  assert.equal(shown.checks.length, 5);
+  for (const line of shown.checks) assert.match(line, /^✓ /, line);
+  assert.deepEqual(shown.header, { alg: 'ES256', typ: 'JWT', kid: keyID });
+  assert.equal(shown.claims.userID, user);
+  assert.equal(shown.claims.appID, APP_ID);
+  assert.equal(shown.claims.jti, shown.jti);
+  assert.equal(shown.raw.split('.').length, 3);
+  assert.equal(shown.appID, APP_ID);
+  assert.equal(shown.keyID, keyID);
+  assert.match(shown.countdown, /^expires in \d+ min \d+ s$/);
+}
+
+/** The payload of a JWS compact token. */
+const jwtClaims = (jwt) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString('utf8'));
+
+/** Saves a full-page screenshot under SCREENSHOT_DIR; returns its path. */
+async function screenshot(page, name) {
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  const file = path.join(SCREENSHOT_DIR, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
 }
 
 /** The checks shared by every successful case. */
@@ -133,20 +229,71 @@ test(`callstats-js ${BUNDLE_VERSION}: plain ASCII user authenticates`, async (t)
     await logIn(page, demo.base, 'alice');
     const seen = await openRoom(page, demo.base, 'demo-room');
     assertAuthenticated(seen, mock, 'alice');
-    assert.equal(seen.config.conferenceID, 'demo-room');
+    // Per call (the demo's default): the room, the call's start, 24 random bits.
+    assert.match(seen.config.conferenceID, perCallPattern('demo-room'));
+    assert.equal(seen.conferenceText, seen.config.conferenceID);
+    assert.ok(Number.isSafeInteger(seen.config.callStartedAt), 'callStartedAt is Unix seconds');
+    assert.ok(Math.abs(seen.config.callStartedAt - Date.now() / 1000) < 120, 'the call started just now');
   });
 });
 
-test('non-ASCII user and room survive byte-exact', async (t) => {
+test('non-ASCII user and room survive byte-exact; two participants share the call', async (t) => {
   const user = 'ユーザー';
   const room = 'インターネット';
   await withStack(t, {}, async ({ page, demo, mock }) => {
     await logIn(page, demo.base, user);
     const seen = await openRoom(page, demo.base, room);
     assertAuthenticated(seen, mock, user);
+    const conferenceID = seen.config.conferenceID;
+    assert.match(conferenceID, perCallPattern(room));
+    // The room is kept byte for byte at the start of the call's ID.
+    assert.deepEqual(Buffer.from(conferenceID, 'utf8').subarray(0, Buffer.byteLength(room)), Buffer.from(room, 'utf8'));
+    assert.equal(seen.conferenceText, conferenceID);
+    assert.equal(seen.roomText, room);
+    assert.equal(seen.config.localUserID, user);
+
+    // A second participant, in another browser, joins the same call.
+    const second = await launchBrowser();
+    try {
+      await logIn(second.page, demo.base, 'ゲスト');
+      const other = await openRoom(second.page, demo.base, room);
+      assert.equal(other.result.status, 'success');
+      assert.equal(other.config.conferenceID, conferenceID, 'everyone in the room gets the call\'s conferenceID');
+      assert.equal(other.config.callStartedAt, seen.config.callStartedAt);
+    } finally {
+      await second.close();
+    }
+    // Both users authenticated with the mock.
+    assert.deepEqual(new Set(mock.state.auth.map((a) => a.userID)), new Set([user, 'ゲスト']));
+  });
+});
+
+test('CALLSTATS_CONFERENCE=room: the conferenceID is the room name itself, no call to end', async (t) => {
+  const room = 'インターネット';
+  await withStack(t, { env: { CALLSTATS_CONFERENCE: 'room' } }, async ({ page, demo, mock }) => {
+    await logIn(page, demo.base, 'alice');
+    const seen = await openRoom(page, demo.base, room);
+    assertAuthenticated(seen, mock, 'alice');
     assert.equal(seen.config.conferenceID, room);
     assert.equal(seen.conferenceText, room);
-    assert.equal(seen.config.localUserID, user);
+    assert.equal(seen.config.callStartedAt, undefined);
+    const shown = await inspect(page);
+    assertVerified(shown, { user: 'alice' });
+    assert.match(shown.call, /The room name itself \(CALLSTATS_CONFERENCE=room\)/);
+    assert.equal(await page.isVisible('#end-call'), false, 'no End button in room mode');
+    assert.equal(await page.isVisible('#room-mode-note'), true);
+    // The endpoint reads the body's conferenceID in room mode.
+    const answer = await page.evaluate(async () => {
+      const r = await fetch('/getToken', {
+        method: 'POST',
+        credentials: 'same-origin',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ conferenceID: 'another-room' }),
+      });
+      return { status: r.status, json: await r.json() };
+    });
+    assert.equal(answer.status, 200);
+    assert.equal(answer.json.conferenceID, 'another-room');
   });
 });
 
@@ -158,6 +305,11 @@ test('object userID form: the client authenticates with the alias', async (t) =>
     const seen = await openRoom(page, demo.base, 'standup');
     assert.deepEqual(seen.config.localUserID, { userName: user, aliasName: alias });
     assertAuthenticated(seen, mock, alias);
+    // The inspector shows both names, and the token carries the alias.
+    assertVerified(await inspect(page), { user: alias });
+    assert.equal(await page.textContent('#user-name'), user);
+    assert.equal(await page.textContent('#alias-name'), alias);
+    assert.equal(await page.textContent('#user'), alias);
     assert.ok(!mock.state.auth[0].body.includes('Bob'), 'the real name never reaches the auth server');
   });
 });
@@ -213,5 +365,270 @@ test('negative control: a token signed with a key callstats does not know is ref
     assert.equal(mock.state.auth[0].error, 'signature does not verify');
     assert.equal(seen.result.status, 'authError');
     assert.match(seen.result.message, /signature does not verify/);
+  });
+});
+
+test('inspector: the page proves its token, the token button gets the cached token, ending the call starts a new one', async (t) => {
+  await withStack(t, {}, async ({ page, demo, mock }) => {
+    await logIn(page, demo.base, 'alice');
+    const seen = await openRoom(page, demo.base, 'demo-room');
+    assertAuthenticated(seen, mock, 'alice');
+    const first = await inspect(page);
+    assertVerified(first, { user: 'alice' });
+    assert.equal(first.conference, seen.config.conferenceID);
+    assert.match(first.call, /^started .* \(callStartedAt \d+\)\. One conferenceID per call/);
+    assert.equal(first.status, 'success: SDK authentication successful.');
+    // The token the page shows is the one callstats.js authenticated with.
+    assert.equal(first.raw, mock.state.auth[0].body.match(/code=([^&]+)/)[1]);
+
+    // The token button, from the keyboard: POST /getToken as tokenGenerator does. The
+    // crate answers with its cached token: the same jti.
+    await page.focus('#get-token');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.getElementById('answer').dataset.status, null, { timeout: WAIT_MS });
+    const answer = await page.evaluate(() => ({
+      status: document.getElementById('answer-status').textContent,
+      json: JSON.parse(document.getElementById('answer-json').textContent),
+    }));
+    assert.match(answer.status, /^HTTP 200: the same token as before \(jti [0-9a-f]{32}\), from the crate's cache$/);
+    assert.equal(jwtClaims(answer.json.token).jti, first.jti);
+    assert.equal(answer.json.conferenceID, seen.config.conferenceID, 'the endpoint joined the page\'s call (Referer)');
+    assert.equal(answer.json.callStartedAt, seen.config.callStartedAt);
+    assert.equal(answer.json.userID, 'alice');
+    const again = await inspect(page);
+    assertVerified(again, { user: 'alice' });
+    assert.equal(again.jti, first.jti);
+
+    // End the call: the page reloads into a new call of the same room.
+    // (POST /rooms/demo-room/end with the form's CSRF token, then 303 back to the room.)
+    await Promise.all([
+      page.waitForNavigation({ url: `${demo.base}/rooms/demo-room`, waitUntil: 'load' }),
+      page.click('#end-call'),
+    ]);
+    await page.waitForFunction(() => window.callstatsResult !== null, null, { timeout: WAIT_MS });
+    const after = await seenOnPage(page);
+    assert.equal(after.result.status, 'success');
+    assert.match(after.config.conferenceID, perCallPattern('demo-room'));
+    assert.notEqual(after.config.conferenceID, seen.config.conferenceID, 'a new call, a new conferenceID');
+    const shownAfter = await inspect(page);
+    assertVerified(shownAfter, { user: 'alice' });
+    assert.equal(shownAfter.conference, after.config.conferenceID);
+    assert.equal(
+      await page.textContent('#call-ended'),
+      `The call ${seen.config.conferenceID} ended; this page joined a new call.`,
+    );
+    assert.match(demo.log(), /call ended: the next join starts a new call/);
+    // The token endpoint follows the new call too.
+    const next = await page.evaluate(async () => {
+      const r = await fetch('/getToken', { method: 'POST', credentials: 'same-origin' });
+      return r.json();
+    });
+    assert.equal(next.conferenceID, after.config.conferenceID);
+  });
+});
+
+test('offline: without callstats.js the page says so and still proves the token', async (t) => {
+  await withStack(t, {}, async ({ page, demo, mock }) => {
+    // The browser cannot reach the bundle, as when offline.
+    await logIn(page, demo.base, 'alice');
+    await page.route('**/callstats.min.js', (route) => route.abort('internetdisconnected'));
+    const response = await page.goto(`${demo.base}/rooms/demo-room`);
+    assert.equal(response.status(), 200);
+    const shown = await inspect(page);
+    assertVerified(shown, { user: 'alice' });
+    assert.equal(shown.status, 'callstats.js not loaded (offline?)');
+    assert.equal(await page.isVisible('#offline-help'), true);
+    const help = await page.textContent('#offline-help');
+    assert.match(help, /CALLSTATS_JS_URL=http:\/\/127\.0\.0\.1:8000\/callstats\.min\.js cargo run --example demo/);
+    assert.ok(help.includes(`${mock.base}/callstats.min.js`), 'the help names the URL that failed');
+    assert.deepEqual(await page.evaluate(() => window.tokenRequests), [{ status: 200, error: null }]);
+    assert.equal(mock.state.auth.length, 0);
+  });
+});
+
+test('screenshots: the login page and the inspector, ASCII and Japanese, at 900 and 400 px', async (t) => {
+  await withStack(t, {}, async ({ page, demo }) => {
+    const files = [];
+    await page.setViewportSize({ width: 900, height: 480 });
+    await page.goto(`${demo.base}/`);
+    files.push(await screenshot(page, 'login'));
+    await page.setViewportSize({ width: 900, height: 800 });
+    await logIn(page, demo.base, 'alice');
+    for (const [room, name] of [
+      ['demo-room', 'inspector-demo-room'],
+      ['インターネット', 'inspector-japanese'],
+    ]) {
+      await openRoom(page, demo.base, room);
+      assertVerified(await inspect(page), { user: 'alice' });
+      files.push(await screenshot(page, name));
+    }
+    // The README's picture (docs/demo-inspector.png): the top of the Japanese room's
+    // inspector, down to the end of the token's section.
+    const top = await page.evaluate(() => {
+      const end = document.querySelector('section[aria-labelledby="token-heading"]').getBoundingClientRect();
+      return Math.ceil(end.bottom + window.scrollY + 8);
+    });
+    const readme = path.join(SCREENSHOT_DIR, 'readme-inspector.png');
+    await page.screenshot({ path: readme, fullPage: true, clip: { x: 0, y: 0, width: 900, height: top } });
+    files.push(readme);
+    // Readable at 400 px: nothing wider than the viewport (no sideways scrolling).
+    await page.setViewportSize({ width: 400, height: 800 });
+    await page.reload();
+    await page.waitForFunction(() => window.callstatsResult !== null, null, { timeout: WAIT_MS });
+    await inspect(page);
+    const widths = await page.evaluate(() => ({
+      page: document.documentElement.scrollWidth,
+      wide: [...document.querySelectorAll('main *')]
+        .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1)
+        .map((el) => el.id || el.tagName),
+    }));
+    assert.deepEqual(widths.wide, [], 'elements wider than 400 px');
+    assert.ok(widths.page <= 400, `the page is ${widths.page} px wide`);
+    files.push(await screenshot(page, 'inspector-japanese-400px'));
+    // Keyboard: every control can be reached with Tab and shows where the focus is.
+    const focusable = [];
+    for (let i = 0; i < 20; i++) {
+      await page.keyboard.press('Tab');
+      const focused = await page.evaluate(() => {
+        const el = document.activeElement;
+        const style = getComputedStyle(el);
+        return { id: el.id || el.tagName, outline: style.outlineStyle !== 'none' && style.outlineWidth !== '0px' };
+      });
+      focusable.push(focused);
+    }
+    for (const id of ['get-token', 'get-token-new', 'end-call']) {
+      const hit = focusable.find((f) => f.id === id);
+      assert.ok(hit, `#${id} is not reachable with Tab: ${JSON.stringify(focusable)}`);
+      assert.ok(hit.outline, `#${id} shows no focus outline`);
+    }
+    t.diagnostic(`screenshots: ${files.join(', ')}`);
+  });
+});
+
+/**
+ * A tiny static server for the attacker's pages: {base(host), close()}. `pages` maps a
+ * path to HTML.
+ */
+async function startAttacker(pages) {
+  const server = createServer((req, res) => {
+    const html = pages[new URL(req.url, 'http://x').pathname];
+    res.writeHead(html ? 200 : 404, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(html ?? '');
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  return {
+    base: (host) => `http://${host}:${port}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(resolve);
+      }),
+  };
+}
+
+test('cross-site: another origin\'s page cannot get a token for the logged-in victim', async (t) => {
+  await withStack(t, {}, async ({ page, demo }) => {
+    const target = `${demo.base}/getToken`;
+    const attacker = await startAttacker({
+      // A no-cors fetch with the victim's cookies: the attacker cannot read the answer,
+      // but without the check the demo would still sign a token under the victim's name.
+      '/fetch.html': `<!doctype html><title>fetch</title><script>
+        fetch(${JSON.stringify(target)}, {
+          method: 'POST', mode: 'no-cors', credentials: 'include',
+          headers: {'content-type': 'application/x-www-form-urlencoded'},
+          body: 'conferenceID=stolen'
+        }).then(() => { document.title = 'sent'; }, (e) => { document.title = 'failed: ' + e; });
+      </script>`,
+      // A plain form post, navigating the tab to the demo.
+      '/form.html': `<!doctype html><title>form</title>
+        <form method="post" action=${JSON.stringify(target)}><input name="conferenceID" value="stolen"></form>
+        <script>document.forms[0].submit();</script>`,
+    });
+    try {
+      await logIn(page, demo.base, 'victim');
+      const seen = [];
+      page.on('response', async (response) => {
+        if (response.url() !== target) return;
+        const request = response.request();
+        const headers = await request.allHeaders();
+        let body = null;
+        try {
+          body = await response.text();
+        } catch {
+          // some bodies are not kept
+        }
+        seen.push({ status: response.status(), headers, body });
+      });
+      // 127.0.0.1 on another port: another origin of the same site, so the SameSite=Lax
+      // session cookie goes along, and only the origin check stands in the way.
+      // localhost: another site, so the cookie stays home (and Sec-Fetch-Site says
+      // cross-site); the 403 must still be cross_site_request, which comes before the
+      // session check (not "User not logged in").
+      const attacks = [];
+      for (const host of ['127.0.0.1', 'localhost']) {
+        for (const kind of ['fetch', 'form']) {
+          const url = `${attacker.base(host)}/${kind}.html`;
+          const before = seen.length;
+          if (kind === 'fetch') {
+            await page.goto(url);
+            await page.waitForFunction(() => document.title !== 'fetch', null, { timeout: WAIT_MS });
+            assert.equal(await page.title(), 'sent');
+          } else {
+            await Promise.all([page.waitForURL(target), page.goto(url)]);
+            // The tab now shows the demo's answer to the form.
+            const shown = JSON.parse(await page.textContent('body'));
+            assert.equal(shown.code, 'cross_site_request', JSON.stringify(shown));
+          }
+          for (let i = 0; i < 50 && seen.length === before; i++) await sleep(100);
+          assert.equal(seen.length, before + 1, `${host} ${kind}: one request reached the demo`);
+          attacks.push({ host, kind, ...seen[seen.length - 1] });
+        }
+      }
+      // What the browser sent and the demo answered. Playwright sees the full request
+      // headers of the form posts (navigations); of the no-cors fetches only some.
+      for (const a of attacks) {
+        const what = `${a.host} ${a.kind}`;
+        assert.equal(a.status, 403, what);
+        if (a.kind === 'fetch' && a.headers.origin === undefined) continue;
+        assert.equal(a.headers.origin, attacker.base(a.host), `${what}: the browser named the attacker's origin`);
+        assert.equal(a.headers['sec-fetch-site'], a.host === 'localhost' ? 'cross-site' : 'same-site', what);
+        const cookie = a.headers.cookie ?? '';
+        if (a.host === '127.0.0.1') {
+          assert.match(cookie, /__Host-demo_session=[0-9a-f]{64}/, `${what}: the victim's session cookie went along`);
+        } else {
+          assert.doesNotMatch(cookie, /__Host-demo_session/, `${what}: SameSite=Lax kept the cookie home`);
+        }
+        const json = JSON.parse(a.body);
+        assert.equal(json.code, 'cross_site_request', `${what}: ${a.body}`);
+        assert.equal(json.token, undefined);
+      }
+
+      // The demo's own log: every attempt refused as cross-site, in order, by the check
+      // that applies (the foreign Origin of the same site; Sec-Fetch-Site: cross-site),
+      // and no token signed.
+      const log = demo.log();
+      const rejected = log.split('\n').filter((l) => l.includes('callstats token request rejected'));
+      assert.equal(rejected.length, attacks.length, rejected.join('\n'));
+      rejected.forEach((line, i) => {
+        const why = attacks[i].host === 'localhost' ? /Sec-Fetch-Site: cross-site/ : /this request's Origin is another site's/;
+        assert.match(line, why, `${attacks[i].host} ${attacks[i].kind}`);
+      });
+      assert.doesNotMatch(log, /callstats token issued/);
+      assert.doesNotMatch(log, /User not logged in/);
+
+      // Control: the same browser, on the demo's own room page, gets a token at once.
+      await page.goto(`${demo.base}/rooms/demo-room`, { waitUntil: 'commit' });
+      const own = await page.evaluate(async () => {
+        const r = await fetch('/getToken', { method: 'POST', credentials: 'same-origin' });
+        return { status: r.status, json: await r.json() };
+      });
+      assert.equal(own.status, 200);
+      assert.equal(own.json.userID, 'victim');
+      for (let i = 0; i < 50 && !/callstats token issued/.test(demo.log()); i++) await sleep(100);
+      assert.match(demo.log(), /callstats token issued/);
+    } finally {
+      await attacker.close();
+    }
   });
 });

@@ -1,5 +1,6 @@
 //! Hostile input against the demo app (the very router `cargo run --example demo`
-//! serves) and against the token endpoint on its own.
+//! serves, in both of its conferenceID modes: per call, the default, and the room name)
+//! and against the token endpoint on its own.
 //!
 //! Every row names a request and the exact status and error (the JSON `code`, or the
 //! whole body) it must get. For every row: no panic, no 5xx, and no token (no
@@ -141,8 +142,14 @@ async fn login(router: &Router, username: &str) -> String {
 }
 
 async fn demo() -> Demo {
+    demo_in(app::ConferenceMode::default()).await
+}
+
+async fn demo_in(conference: app::ConferenceMode) -> Demo {
     let key = SigningKey::generate("dev-key").unwrap();
-    let built = app::build(app::DemoConfig::new("demo-app"), key).unwrap();
+    let mut config = app::DemoConfig::new("demo-app");
+    config.conference = conference;
+    let built = app::build(config, key).unwrap();
     let alice = login(&built.router, "alice").await;
     let long_name = login(&built.router, &long_name()).await;
     let spoofed = login(&built.router, SPOOFED_NAME).await;
@@ -276,9 +283,15 @@ fn pct(s: &str) -> String {
 
 const NOT_LOGGED_IN: &str = r#"{"error":"User not logged in"}"#;
 
-fn demo_rows() -> Vec<Row> {
+/// The demo's rows, in either conferenceID mode. In per-call mode (the default) the
+/// token endpoint takes the room from the Referer and ignores the body's conferenceID,
+/// so a hostile one there cannot hurt: those rows get a token (without a conferenceID)
+/// instead of the `400` they get in room mode.
+fn demo_rows(mode: app::ConferenceMode) -> Vec<Row> {
     use Expect::*;
     use Who::*;
+    let per_call = mode == app::ConferenceMode::PerCall;
+    let body_id = |room_mode: Expect| if per_call { Token("alice") } else { room_mode };
     let get = Method::GET;
     let post = Method::POST;
     let exactly_256 = "a".repeat(253) + "イ"; // 256 bytes, 254 characters
@@ -374,7 +387,7 @@ fn demo_rows() -> Vec<Row> {
             post.clone(),
             "/getToken",
             Alice,
-            Contains(400, "U+2067 RIGHT-TO-LEFT ISOLATE at byte 4"),
+            body_id(Contains(400, "U+2067 RIGHT-TO-LEFT ISOLATE at byte 4")),
         )
         .json(r#"{"conferenceID":"room\u2067x"}"#),
         row(
@@ -382,7 +395,7 @@ fn demo_rows() -> Vec<Row> {
             post.clone(),
             "/getToken",
             Alice,
-            Contains(400, "U+2068 FIRST STRONG ISOLATE at byte 0"),
+            body_id(Contains(400, "U+2068 FIRST STRONG ISOLATE at byte 0")),
         )
         .form("conferenceID=%E2%81%A8x"),
         row(
@@ -651,6 +664,80 @@ fn demo_rows() -> Vec<Row> {
         )
         .header("x-callstats-conference-id", "a%0D%0Ab"),
         row("room, POST", post.clone(), "/rooms/demo-room", Alice, Body(405, "")),
+        // --- ending a call: CSRF-protected like /logout, then the session ---
+        row(
+            "end call, form posted from another origin",
+            post.clone(),
+            "/rooms/demo-room/end",
+            Alice,
+            Contains(403, "https://evil.example\\\" is not this site"),
+        )
+        .header("host", "demo.test")
+        .header("origin", "https://evil.example")
+        .form(""),
+        row(
+            "end call, Sec-Fetch-Site: same-site",
+            post.clone(),
+            "/rooms/demo-room/end",
+            Alice,
+            Code(403, "csrf_failed"),
+        )
+        .header("sec-fetch-site", "same-site")
+        .form(""),
+        row(
+            "end call, a browser's form without the token",
+            post.clone(),
+            "/rooms/demo-room/end",
+            Alice,
+            Contains(403, "no CSRF cookie"),
+        )
+        .header("host", "demo.test")
+        .header("origin", "http://demo.test")
+        .form(""),
+        row(
+            "end call, no session",
+            post.clone(),
+            "/rooms/demo-room/end",
+            Anonymous,
+            Code(401, "not_logged_in"),
+        ),
+        row(
+            "end call, forged session",
+            post.clone(),
+            "/rooms/demo-room/end",
+            Forged,
+            Code(401, "not_logged_in"),
+        ),
+        row(
+            "end call, a browser's form with the cookie's token",
+            post.clone(),
+            "/rooms/demo-room/end",
+            Alice,
+            if per_call { Body(303, "") } else { Code(409, "no_calls") },
+        )
+        .header("host", "demo.test")
+        .header("origin", "http://demo.test")
+        .header("sec-fetch-site", "same-origin")
+        .header("cookie", format!("__Host-demo_csrf={csrf_a}"))
+        .form(format!("csrf={csrf_a}")),
+        row(
+            "end call, room with RIGHT-TO-LEFT OVERRIDE",
+            post.clone(),
+            "/rooms/room%E2%80%AE1/end",
+            Alice,
+            if per_call {
+                Contains(400, "U+202E RIGHT-TO-LEFT OVERRIDE")
+            } else {
+                Code(409, "no_calls")
+            },
+        ),
+        row(
+            "end call, GET",
+            get.clone(),
+            "/rooms/demo-room/end",
+            Alice,
+            Body(405, ""),
+        ),
         row("room, DELETE", Method::DELETE, "/rooms/demo-room", Alice, Body(405, "")),
         // --- the token endpoint ---
         row(
@@ -715,6 +802,27 @@ fn demo_rows() -> Vec<Row> {
         )
         .header("x-callstats-user-id", "mallory")
         .header("authorization", "Bearer mallory"),
+        row(
+            "getToken, hostile body conferenceID with the room page as Referer",
+            post.clone(),
+            "/getToken",
+            Alice,
+            body_id(Code(400, "invalid_conference_id")),
+        )
+        .header("referer", "http://127.0.0.1:3000/rooms/demo-room")
+        .json(r#"{"conferenceID":"a\r\nb"}"#),
+        row(
+            "getToken, Referer with a hostile room",
+            post.clone(),
+            "/getToken",
+            Alice,
+            if per_call {
+                Contains(400, "U+202E RIGHT-TO-LEFT OVERRIDE")
+            } else {
+                Token("alice")
+            },
+        )
+        .header("referer", "http://127.0.0.1:3000/rooms/room%E2%80%AE1"),
         row("getToken, empty body", post.clone(), "/getToken", Alice, Token("alice")),
         row(
             "getToken, JSON with charset",
@@ -849,7 +957,7 @@ fn demo_rows() -> Vec<Row> {
             post.clone(),
             "/getToken",
             Alice,
-            Contains(400, "conferenceID is empty"),
+            body_id(Contains(400, "conferenceID is empty")),
         )
         .json(r#"{"conferenceID":""}"#),
         row(
@@ -857,7 +965,7 @@ fn demo_rows() -> Vec<Row> {
             post.clone(),
             "/getToken",
             Alice,
-            Contains(400, "258 bytes long"),
+            body_id(Contains(400, "258 bytes long")),
         )
         .json(serde_json::json!({"conferenceID": over_by_2}).to_string()),
         row(
@@ -873,7 +981,7 @@ fn demo_rows() -> Vec<Row> {
             post.clone(),
             "/getToken",
             Alice,
-            Contains(400, "control character U+000D"),
+            body_id(Contains(400, "control character U+000D")),
         )
         .json(r#"{"conferenceID":"a\r\nb"}"#),
         row(
@@ -881,7 +989,7 @@ fn demo_rows() -> Vec<Row> {
             post.clone(),
             "/getToken",
             Alice,
-            Contains(400, "control character U+0000"),
+            body_id(Contains(400, "control character U+0000")),
         )
         .json(r#"{"conferenceID":"\u0000"}"#),
         row(
@@ -889,7 +997,7 @@ fn demo_rows() -> Vec<Row> {
             post.clone(),
             "/getToken",
             Alice,
-            Code(400, "invalid_conference_id"),
+            body_id(Code(400, "invalid_conference_id")),
         )
         .form("conferenceID=a%0D%0Ab"),
         row(
@@ -897,7 +1005,7 @@ fn demo_rows() -> Vec<Row> {
             post.clone(),
             "/getToken",
             Alice,
-            Code(400, "invalid_conference_id"),
+            body_id(Code(400, "invalid_conference_id")),
         )
         .form("conferenceID=%00"),
         row(
@@ -937,7 +1045,7 @@ fn demo_rows() -> Vec<Row> {
             post.clone(),
             "/getToken",
             Alice,
-            Code(400, "invalid_conference_id"),
+            body_id(Code(400, "invalid_conference_id")),
         )
         .form("conferenceID="),
         row(
@@ -1059,17 +1167,20 @@ fn demo_rows() -> Vec<Row> {
 
 #[tokio::test]
 async fn demo_routes_refuse_hostile_input_without_tokens() {
-    let demo = demo().await;
-    let rows = demo_rows();
-    let count = rows.len();
-    let mut failures = Vec::new();
-    for row in rows {
-        let (name, expect) = (row.name, row.expect);
-        let cookie = demo.cookie(row.who);
-        let outcome = run(&demo.router, row, cookie).await;
-        failures.extend(checked(name, expect, &outcome, &demo.ring));
+    for mode in [app::ConferenceMode::PerCall, app::ConferenceMode::Room] {
+        let demo = demo_in(mode).await;
+        let rows = demo_rows(mode);
+        let count = rows.len();
+        let mut failures = Vec::new();
+        for row in rows {
+            let name = format!("[{}] {}", mode.as_str(), row.name);
+            let expect = row.expect;
+            let cookie = demo.cookie(row.who);
+            let outcome = run(&demo.router, row, cookie).await;
+            failures.extend(checked(&name, expect, &outcome, &demo.ring));
+        }
+        assert_rows_passed(&failures, count, &format!("demo ({})", mode.as_str()));
     }
-    assert_rows_passed(&failures, count, "demo");
 }
 
 /// The endpoint on its own, with every conferenceID source a hostile client can reach:

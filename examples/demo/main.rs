@@ -12,17 +12,25 @@
 //! | `CALLSTATS_KEY_ID_FILE` | none | a file with the keyID, read at start-up and at every `kill -HUP`: a reloaded key needs its own keyID, so write the new keyID here before `kill -HUP`. A reload under a keyID that is still published (the file unchanged, or no `CALLSTATS_KEY_ID_FILE`) is refused and logged, and the current key keeps signing |
 //! | `CALLSTATS_USER_ID` | `raw` | `raw`, `sha1`, `ephemeral` or `object` (object form, SHA1 alias) |
 //! | `CALLSTATS_DOMAIN` | `example.com` | the domain for `sha1` (`username@domain`); no `@` |
+//! | `CALLSTATS_CONFERENCE` | `per-call` | `per-call`: one conferenceID per call in each room, `<room>-<YYYYMMDDTHHMMZ>-<6 hex>` (e.g. `demo-room-20261125T0930Z-4f2a9c`), the same for everyone in the room until the call ends (`POST /rooms/{room}/end`, the room page's End button, or 2 hours without a join); `/getToken` takes the room from the page's URL (the `Referer`) and ignores the body's `conferenceID`. `room`: the room name itself, and `/getToken` reads the body's `conferenceID` |
 //! | `CALLSTATS_JS_URL` | callstats' CDN | where the page loads callstats.js from |
 //! | `CALLSTATS_AUTH_PROXY` | none | demo/testing only: point the client's auth at this URL (`window.csioproxy`) |
 //! | `DEMO_SESSION_TTL_SECS` | `3600` | lifetime of a demo login session |
 //!
-//! Routes: `GET /` (login form), `POST /login`, `POST /logout`, `GET /rooms/{room}`,
-//! `POST /getToken`, `GET /.well-known/jwks.json`, `GET /public-key.pem`.
+//! Routes: `GET /` (login form), `POST /login`, `POST /logout`, `GET /rooms/{room}` (the
+//! room page: it starts callstats.js and inspects what the crate did: the IDs, the token
+//! decoded and its signature checked in the browser), `POST /rooms/{room}/end` (ends the
+//! room's call), `POST /getToken`, `GET /.well-known/jwks.json`, `GET /public-key.pem`,
+//! `GET /static/demo.css`, `GET /static/inspector.js`.
 //!
 //! Try it with curl:
 //!
 //! ```text
 //! curl -c jar -d username=alice http://127.0.0.1:3000/login
+//! # per-call (the default): the room comes from the page that asks, the Referer
+//! curl -b jar -X POST -H 'referer: http://127.0.0.1:3000/rooms/room-1' http://127.0.0.1:3000/getToken
+//! curl -b jar -X POST http://127.0.0.1:3000/rooms/room-1/end      # the next token is for a new call
+//! # CALLSTATS_CONFERENCE=room: the body names the conference
 //! curl -b jar -X POST -H 'content-type: application/json' -d '{"conferenceID":"room-1"}' http://127.0.0.1:3000/getToken
 //! curl http://127.0.0.1:3000/.well-known/jwks.json
 //! ```
@@ -74,9 +82,14 @@ fn settings() -> Result<Settings, String> {
         ),
         None => Duration::from_secs(3600),
     };
+    let conference = match var("CALLSTATS_CONFERENCE") {
+        Some(mode) => app::ConferenceMode::parse(&mode)?,
+        None => app::ConferenceMode::default(),
+    };
     let key_id_file = var("CALLSTATS_KEY_ID_FILE");
     let mut demo = app::DemoConfig::new(var("CALLSTATS_APP_ID").unwrap_or_else(|| "demo-app".into()));
     demo.user_id = user_id;
+    demo.conference = conference;
     demo.session_ttl = session_ttl;
     demo.auth_proxy = var("CALLSTATS_AUTH_PROXY");
     if let Some(url) = var("CALLSTATS_JS_URL") {
@@ -137,6 +150,7 @@ async fn main() {
 async fn run() -> Result<(), String> {
     let settings = settings()?;
     let key = load_key(&settings)?;
+    let settings_conference = settings.demo.conference.as_str();
     let demo = app::build(settings.demo, key)?;
     reload_on_sighup(
         demo.keys.clone(),
@@ -148,7 +162,11 @@ async fn run() -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(settings.bind)
         .await
         .map_err(|e| format!("cannot bind {}: {e}", settings.bind))?;
-    tracing::info!("demo listening on http://{}", settings.bind);
+    tracing::info!(
+        conference = settings_conference,
+        "demo listening on http://{}",
+        settings.bind
+    );
     // With the client's address, for the login rate limit (per address).
     axum::serve(
         listener,

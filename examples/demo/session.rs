@@ -21,8 +21,8 @@
 //!   rate limit's worth per address) but never locks everyone out.
 //! - **Login revokes the browser's previous session**: a login with a session cookie
 //!   removes that session before it creates the new one.
-//! - **CSRF**: `POST /login` and `POST /logout` are refused (`403`, code `csrf_failed`)
-//!   when
+//! - **CSRF**: `POST /login`, `POST /logout` and the room page's `POST /rooms/{room}/end`
+//!   are refused (`403`, code `csrf_failed`) when
 //!   1. `Sec-Fetch-Site` is there and is not `same-origin`, or `Origin` is there and is
 //!      not this server's origin (its host and port are not the `Host` header);
 //!   2. the body is a form, the request comes from a browser (it has `Origin` or
@@ -216,10 +216,12 @@ pub struct LoggedIn {
     pub username: String,
 }
 
-/// How the room page loads and points callstats.js.
+/// How the room page loads and points callstats.js, and where its conferenceID comes
+/// from.
 pub struct PageSettings {
     pub callstats_js_url: String,
     pub auth_proxy: Option<String>,
+    pub conference: crate::app::ConferenceMode,
 }
 
 impl Sessions {
@@ -352,7 +354,7 @@ fn check_origin(headers: &HeaderMap) -> Result<(), String> {
     if let Some(site) = headers.get("sec-fetch-site") {
         if site.as_bytes() != b"same-origin" {
             return Err(format!(
-                "Sec-Fetch-Site is {:?}: log in from this site's own page",
+                "Sec-Fetch-Site is {:?}: submit the form from this site's own page",
                 String::from_utf8_lossy(site.as_bytes())
             ));
         }
@@ -366,7 +368,7 @@ fn check_origin(headers: &HeaderMap) -> Result<(), String> {
             .map(|(_, host)| host.as_bytes());
         if origin_host.is_none() || origin_host != host {
             return Err(format!(
-                "Origin {:?} is not this site: log in from this site's own page",
+                "Origin {:?} is not this site: submit the form from this site's own page",
                 String::from_utf8_lossy(origin.as_bytes())
             ));
         }
@@ -417,8 +419,9 @@ struct LoginForm {
     csrf: Option<String>,
 }
 
+/// The body of a form that carries only the CSRF token (logout, end call).
 #[derive(serde::Deserialize)]
-struct LogoutForm {
+struct TokenOnlyForm {
     #[serde(default)]
     csrf: Option<String>,
 }
@@ -432,7 +435,7 @@ fn error(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
-fn coded_error(status: StatusCode, code: &str, message: &str) -> Response {
+pub fn coded_error(status: StatusCode, code: &str, message: &str) -> Response {
     (
         status,
         [(header::CACHE_CONTROL, "no-store")],
@@ -441,7 +444,7 @@ fn coded_error(status: StatusCode, code: &str, message: &str) -> Response {
         .into_response()
 }
 
-fn csrf_failed(message: &str) -> Response {
+pub fn csrf_failed(message: &str) -> Response {
     coded_error(StatusCode::FORBIDDEN, "csrf_failed", message)
 }
 
@@ -543,20 +546,25 @@ pub async fn login(
     response
 }
 
-/// `POST /logout` (from a browser, with the form's CSRF token).
-pub async fn logout(State(sessions): State<Sessions>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(why) = check_origin(&headers) {
-        return csrf_failed(&why);
-    }
-    let field = if content_type(&headers).starts_with("application/x-www-form-urlencoded") {
-        serde_urlencoded::from_bytes::<LogoutForm>(&body)
+/// The CSRF rules of the module docs for a form that only carries the CSRF token
+/// (`POST /logout`, the room page's `POST /rooms/{room}/end`): `Err` says why, for
+/// [`csrf_failed`].
+pub fn check_form_csrf(headers: &HeaderMap, body: &[u8]) -> Result<(), String> {
+    check_origin(headers)?;
+    let field = if content_type(headers).starts_with("application/x-www-form-urlencoded") {
+        serde_urlencoded::from_bytes::<TokenOnlyForm>(body)
             .ok()
             .and_then(|f| f.csrf)
     } else {
         None
     };
-    if let Err(why) = check_form_token(&headers, field.as_deref()) {
-        return csrf_failed(why);
+    check_form_token(headers, field.as_deref()).map_err(str::to_owned)
+}
+
+/// `POST /logout` (from a browser, with the form's CSRF token).
+pub async fn logout(State(sessions): State<Sessions>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(why) = check_form_csrf(&headers, &body) {
+        return csrf_failed(&why);
     }
     if let Some(id) = session_cookie(&headers) {
         sessions.remove(id);
@@ -595,35 +603,82 @@ fn script_json(value: &serde_json::Value) -> String {
         .replace('\u{2029}', "\\u2029")
 }
 
+/// Fills a page template's `{{NAME}}` placeholders in one pass: a value that contains
+/// `{{...}}` (a room or user name is the client's text) is never expanded again.
+fn render(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + 1024);
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find("}}").and_then(|end| {
+            values
+                .iter()
+                .find(|(name, _)| *name == &after[..end])
+                .map(|v| (end, v.1))
+        }) {
+            Some((end, value)) => {
+                out.push_str(value);
+                rest = &after[end + 2..];
+            }
+            None => {
+                out.push_str("{{");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The index page; `csrf` goes into its forms (see [`csrf_token`]).
 pub fn index_page(user: Option<&str>, csrf: &str) -> String {
     let csrf = html_escape(csrf);
     let status = match user {
         Some(user) => format!(
-            "<p>Logged in as <b>{}</b>. <form method=post action=/logout>\
-             <input type=hidden name={CSRF_FIELD} value=\"{csrf}\"><button>Log out</button></form></p>\
-             <p>Open a room: <a href=\"/rooms/demo-room\">/rooms/demo-room</a>, \
-             <a href=\"/rooms/%E3%82%A4%E3%83%B3%E3%82%BF%E3%83%BC%E3%83%8D%E3%83%83%E3%83%88\">/rooms/インターネット</a></p>",
+            "<p>Logged in as <b>{}</b>.</p>\
+             <form method=post action=/logout class=inline>\
+             <input type=hidden name={CSRF_FIELD} value=\"{csrf}\"><button>Log out</button></form>\
+             <h2>Open a room</h2>\
+             <ul class=rooms><li><a href=\"/rooms/demo-room\">demo-room</a></li>\
+             <li><a href=\"/rooms/%E3%82%A4%E3%83%B3%E3%82%BF%E3%83%BC%E3%83%8D%E3%83%83%E3%83%88\" lang=ja>インターネット</a></li></ul>\
+             <p class=note>Or any name: <code>/rooms/<var>name</var></code>. Everyone who opens the same room \
+             while its call is active gets the same conferenceID.</p>",
             html_escape(user)
         ),
         None => String::new(),
     };
-    include_str!("index.html")
-        .replace("{{STATUS}}", &status)
-        .replace("{{CSRF}}", &csrf)
+    render(include_str!("index.html"), &[("STATUS", &status), ("CSRF", &csrf)])
 }
 
-pub fn room_page(context: &CallstatsContext, page: &PageSettings) -> String {
+/// The room page: the inspector of what tower-callstats gave it. `room` is the room
+/// name from the URL; `csrf` goes into the end-call form. The token itself is not in
+/// the page: the page asks `/getToken` for it, as callstats.js does.
+pub fn room_page(context: &CallstatsContext, page: &PageSettings, room: &str, csrf: &str) -> String {
     let mut config = context.to_client_json();
     // The page asks the token endpoint for tokens; it does not need this one.
     if let Some(map) = config.as_object_mut() {
         map.remove("token");
     }
     config["authProxy"] = page.auth_proxy.clone().into();
+    let demo = serde_json::json!({
+        "mode": page.conference.as_str(),
+        "room": room,
+        "callstatsJsUrl": page.callstats_js_url,
+    });
     let conference = context.conference_id().map(|c| c.as_str()).unwrap_or("");
-    include_str!("room.html")
-        .replace("{{CALLSTATS_JS_URL}}", &html_escape(&page.callstats_js_url))
-        .replace("{{USER_ID}}", &html_escape(context.user_id()))
-        .replace("{{CONFERENCE_ID}}", &html_escape(conference))
-        .replace("{{CONFIG_JSON}}", &script_json(&config))
+    let room_path = format!("/rooms/{}", tower_callstats::id::percent_encode(room));
+    render(
+        include_str!("room.html"),
+        &[
+            ("CALLSTATS_JS_URL", &html_escape(&page.callstats_js_url)),
+            ("ROOM", &html_escape(room)),
+            ("ROOM_PATH", &html_escape(&room_path)),
+            ("USER_ID", &html_escape(context.user_id())),
+            ("CONFERENCE_ID", &html_escape(conference)),
+            ("CSRF", &html_escape(csrf)),
+            ("CONFIG_JSON", &script_json(&config)),
+            ("PAGE_JSON", &script_json(&demo)),
+        ],
+    )
 }
