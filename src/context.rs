@@ -131,10 +131,45 @@ impl CallstatsContext {
 
     /// [`to_client_json`](Self::to_client_json) written straight into bytes, without
     /// building a JSON tree: the token endpoint's response body.
+    ///
+    /// The same JSON as [`to_client_json`](Self::to_client_json), mostly copied from what
+    /// the token serialized once when it was signed.
     pub(crate) fn client_json_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.token.jwt().len() + 320);
-        // Strings and numbers only: serializing into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut out, &self.client_json());
+        use std::io::Write as _;
+
+        let token = self.token.json();
+        let jwt = self.token.jwt();
+        let conference = self.conference_id.as_ref().map_or(0, |c| c.len() + 24);
+        let mut out = Vec::with_capacity(
+            token.head.len() + token.times_and_key.len() + 2 * token.user_id.len() + jwt.len() + conference + 96,
+        );
+        out.extend_from_slice(token.head.as_bytes());
+        // Writing into a Vec cannot fail; strings and numbers always serialize.
+        if let Some(at) = self.call_started_at {
+            let _ = write!(out, ",\"callStartedAt\":{at}");
+        }
+        if let Some(conference) = &self.conference_id {
+            out.extend_from_slice(b",\"conferenceID\":");
+            let _ = serde_json::to_writer(&mut out, conference.as_str());
+        }
+        if let Some(server) = &self.conference_server_id {
+            out.extend_from_slice(b",\"conferenceServerID\":");
+            let _ = serde_json::to_writer(&mut out, server.as_str());
+        }
+        out.extend_from_slice(token.times_and_key.as_bytes());
+        out.extend_from_slice(b",\"localUserID\":");
+        match self.user.user_name() {
+            None => out.extend_from_slice(token.user_id.as_bytes()),
+            Some(_) => {
+                let _ = serde_json::to_writer(&mut out, &self.user);
+            }
+        }
+        // A JWT is base64url and dots: nothing to escape.
+        out.extend_from_slice(b",\"token\":\"");
+        out.extend_from_slice(jwt.as_bytes());
+        out.extend_from_slice(b"\",\"userID\":");
+        out.extend_from_slice(token.user_id.as_bytes());
+        out.push(b'}');
         out
     }
 
@@ -209,6 +244,51 @@ mod extract {
 
         async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
             Ok(parts.extensions.get::<CallstatsContext>().cloned())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ConferenceId, Identity, SigningKey, TokenIssuer, UserIdStrategy};
+
+    /// The endpoint's hand-assembled JSON parses to exactly `to_client_json()` (built by
+    /// serde_json), escapes, optional fields and the object form included.
+    #[test]
+    fn the_endpoints_json_is_serde_jsons() {
+        let issuer = TokenIssuer::builder(r#"app "1" \ é"#, SigningKey::generate("key \"1\"").unwrap())
+            .build()
+            .unwrap();
+        let names = ["alice", r#"bob "the" \ builder"#, "インターネット", "a\u{200d}b"];
+        for name in names {
+            for object_form in [false, true] {
+                let user = UserIdStrategy::raw()
+                    .object_form(object_form)
+                    .derive(&Identity::new(name))
+                    .unwrap();
+                let token = issuer.issue(user.id(), None).unwrap();
+                for conference in [None, Some(r#"room "x" \ ອິນ"#)] {
+                    for started in [None, Some(1_795_650_775)] {
+                        for server in [None, Some(UserId::new(r#"sfu "1""#).unwrap())] {
+                            let resolved = conference.map(|c| Resolved {
+                                id: ConferenceId::new(c).unwrap(),
+                                call_started_at: started,
+                            });
+                            let context = CallstatsContext::new(
+                                issuer.app_id_shared().clone(),
+                                user.clone(),
+                                resolved,
+                                token.clone(),
+                                server,
+                            );
+                            let written: serde_json::Value =
+                                serde_json::from_slice(&context.client_json_bytes()).unwrap();
+                            assert_eq!(written, context.to_client_json());
+                        }
+                    }
+                }
+            }
         }
     }
 }

@@ -17,15 +17,17 @@
 //! request and passes. callstats.js' `tokenGenerator` on the app's own page sends
 //! `Sec-Fetch-Site: same-origin` and its own `Origin`, and passes.
 
-use http::{HeaderValue, header, request::Parts};
+use http::{HeaderName, HeaderValue, header, request::Parts};
 
 use crate::rejection::Rejection;
+
+const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
 
 /// Refuses a browser's cross-site or cross-origin request.
 pub(super) fn check(parts: &Parts, allowed: &[HeaderValue]) -> Result<(), Rejection> {
     if parts
         .headers
-        .get("sec-fetch-site")
+        .get(SEC_FETCH_SITE)
         .is_some_and(|site| site.as_bytes().eq_ignore_ascii_case(b"cross-site"))
     {
         return Err(Rejection::cross_site(

@@ -17,7 +17,40 @@ pub struct IssuedToken {
     pub(super) user_id: UserId,
     /// The userID percent-encoded as a header value, built once with the token.
     pub(super) user_id_header: http::HeaderValue,
+    /// The parts of the page's JSON that only depend on the token, already serialized.
+    pub(super) json: TokenJson,
     pub(super) claims: Claims,
+}
+
+/// The parts of [`CallstatsContext::to_client_json`](crate::CallstatsContext::to_client_json)
+/// that depend on the token alone, serialized once when it is signed: a cached token
+/// answers the token endpoint with a few copies, not a serialization.
+#[derive(Clone)]
+pub(crate) struct TokenJson {
+    /// `{"appID":"..."`
+    pub(crate) head: Box<str>,
+    /// `,"expiresAt":N,"issuedAt":N,"keyID":"..."`
+    pub(crate) times_and_key: Box<str>,
+    /// The userID as a JSON string, quotes included.
+    pub(crate) user_id: Box<str>,
+}
+
+impl TokenJson {
+    pub(super) fn new(claims: &Claims) -> Self {
+        // Strings and numbers: serializing them cannot fail.
+        let string = |value: &str| serde_json::to_string(value).unwrap_or_default();
+        Self {
+            head: format!("{{\"appID\":{}", string(&claims.app_id)).into(),
+            times_and_key: format!(
+                ",\"expiresAt\":{},\"issuedAt\":{},\"keyID\":{}",
+                claims.exp,
+                claims.iat,
+                string(&claims.key_id)
+            )
+            .into(),
+            user_id: string(&claims.user_id).into(),
+        }
+    }
 }
 
 impl IssuedToken {
@@ -40,6 +73,10 @@ impl IssuedToken {
     /// The userID, percent-encoded like `encodeURIComponent`, as a header value.
     pub(crate) fn user_id_header(&self) -> &http::HeaderValue {
         &self.user_id_header
+    }
+
+    pub(crate) fn json(&self) -> &TokenJson {
+        &self.json
     }
 
     /// The claims it carries.

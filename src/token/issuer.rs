@@ -7,6 +7,7 @@ use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use super::{
     Claims, IssuedToken, RESERVED_CLAIMS,
     cache::{CacheKeyRef, TokenCache},
+    issued::TokenJson,
 };
 use crate::{
     audit::{Action, Audit, AuditEvent, SharedAudit, TracingAudit},
@@ -210,6 +211,7 @@ impl TokenIssuer {
                     header,
                     user_id: user.clone(),
                     user_id_header: user.header_value(),
+                    json: TokenJson::new(&claims),
                     claims,
                 });
                 self.record(Action::Issued, &token, conference);

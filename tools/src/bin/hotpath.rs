@@ -118,7 +118,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut bytes = Bytes::new();
             while let Some(Ok(frame)) = body_in.frame().await {
                 if let Ok(data) = frame.into_data() {
-                    bytes = if bytes.is_empty() { data } else { [bytes, data].concat().into() };
+                    bytes = if bytes.is_empty() {
+                        data
+                    } else {
+                        [bytes, data].concat().into()
+                    };
                 }
             }
             let parsed = serde_json::from_slice::<TokenRequest<'_>>(&bytes).is_ok();
@@ -129,7 +133,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Ok::<_, Infallible>(response)
         }
     });
-    app = app.route("/static/{room}", get(static_page)).route_service("/static-token", static_token);
+    app = app
+        .route("/static/{room}", get(static_page))
+        .route_service("/static-token", static_token);
 
     let mut answered = 0;
     for _ in 0..n {
