@@ -82,6 +82,24 @@ free_ports() {
   done
 }
 
+# redis_start PORT LOG: starts redis-server on 127.0.0.1:PORT without persistence (--save ''
+# --appendonly no), its output appended to the file LOG, and sets REDIS_PID; waits until
+# it answers PING, polling every 0.1 s for at most 10 s, and fails if it does not. The
+# caller stops it (`stop "$REDIS_PID"`, or `stop_on_exit "$REDIS_PID"`).
+redis_start() {
+  local port=$1 logfile=$2 i reply
+  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no >>"$logfile" 2>&1 &
+  REDIS_PID=$!
+  for ((i = 0; i < 100; i++)); do
+    reply=$( (exec 3<>"/dev/tcp/127.0.0.1/$port" && printf 'PING\r\n' >&3 && read -r -t 1 line <&3 &&
+      printf '%s' "$line") 2>/dev/null) || true
+    [[ $reply == +PONG* ]] && return 0
+    alive "$REDIS_PID" || break
+    sleep 0.1
+  done
+  fail "redis-server did not answer PING on 127.0.0.1:$port: $(tail -n 5 "$logfile")"
+}
+
 # py_venv DIR REQUIREMENTS: a Python venv in DIR (created once; Debian's python3-venv
 # installed if missing) with the pinned packages of the REQUIREMENTS file installed from
 # PyPI; prints DIR/bin/python, e.g.

@@ -41,7 +41,6 @@ TRAFFIC_SECS=${MI_TRAFFIC_SECS:-6}
 OUT=${MI_OUT:-}
 
 need redis-server
-need redis-cli redis-tools
 need haproxy
 need openssl
 need curl
@@ -84,17 +83,7 @@ check_wait() {
 }
 on_exit '[ -z "$CHECK_PID" ] || stop "$CHECK_PID"'
 
-start_redis() {
-  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no >>"$WORK/redis.log" 2>&1 &
-  REDIS_PID=$!
-  local i
-  for ((i = 0; i < 100; i++)); do
-    [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && return 0
-    alive "$REDIS_PID" || break
-    sleep 0.1
-  done
-  fail "redis-server did not answer on 127.0.0.1:$REDIS_PORT: $(cat "$WORK/redis.log")"
-}
+start_redis() { redis_start "$REDIS_PORT" "$WORK/redis.log"; }
 stop_redis() {
   [ -z "$REDIS_PID" ] || stop "$REDIS_PID"
   REDIS_PID=
