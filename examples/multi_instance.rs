@@ -15,8 +15,8 @@
 //!   cargo run --example multi_instance --features redis
 //!
 //! curl -c jar -H 'content-type: application/json' -d '{"username":"alice"}' http://127.0.0.1:3101/login
-//! curl -b jar http://127.0.0.1:3102/rooms/standup          # another instance, the same login
-//! # {"instance":"b","conferenceID":"standup-20261125T0930Z-4f2a9c","callStartedAt":...,"userID":...}
+//! curl -b jar -i http://127.0.0.1:3102/rooms/standup       # another instance, the same login
+//! # x-instance: b; {"callStartedAt":...,"conferenceID":"standup-20261125T0930Z-4f2a9c","session":"redis","userID":...}
 //! curl -b jar -X POST -H 'referer: http://127.0.0.1:3103/rooms/standup' http://127.0.0.1:3103/getToken
 //! curl -b jar -X POST http://127.0.0.1:3101/rooms/standup/end   # the next join starts a new call
 //! ```
@@ -64,8 +64,8 @@
 //!
 //! # When Redis is down
 //!
-//! No request gets a 5xx because of it; logins and `end` answer 503, because they must
-//! write to Redis:
+//! No room page or token request gets a 5xx because of it (logins and `end`, which must
+//! write to Redis, answer 503):
 //!
 //! - **Calls**: the conferenceID falls back to the room key (`FailurePolicy::FallBackToRoom`,
 //!   the default): every participant of a room still gets the same ID, and the registry
