@@ -9,11 +9,9 @@ LOG_PREFIX=interop
 
 need openssl
 command -v npm >/dev/null || apt_install nodejs npm
-python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 
 (cd interop && npm ci --no-audit --no-fund --loglevel=error)
-[ -x interop/.venv/bin/python ] || python3 -m venv interop/.venv
-interop/.venv/bin/pip install -q --disable-pip-version-check -r interop/requirements.txt
+PY=$(py_venv interop/.venv interop/requirements.txt)
 
 work_dir
 # The keys the way callstats' docs tell people to make them.
@@ -29,7 +27,7 @@ TOKENS=$(cargo_build dev -p tower-callstats-tools --bin interop-tokens)/interop-
   >"$WORK/tokens.json"
 
 node interop/verify.mjs "$WORK/tokens.json"
-interop/.venv/bin/python interop/verify.py "$WORK/tokens.json"
+"$PY" interop/verify.py "$WORK/tokens.json"
 
 # The verifiers must fail on a bad token: corrupt one signature and expect exit 1.
 node -e '
@@ -41,7 +39,7 @@ node -e '
   t.token = `${h}.${p}.${sig.toString("base64url")}`;
   fs.writeFileSync(process.argv[2], JSON.stringify(doc));
 ' "$WORK/tokens.json" "$WORK/bad.json"
-for verifier in "node interop/verify.mjs" "interop/.venv/bin/python interop/verify.py"; do
+for verifier in "node interop/verify.mjs" "$PY interop/verify.py"; do
   if $verifier "$WORK/bad.json" >/dev/null 2>&1; then
     fail "'$verifier' accepted a corrupted signature"
   fi

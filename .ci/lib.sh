@@ -68,6 +68,50 @@ cargo_build() {
 # port_free PORT: true when nothing accepts connections on 127.0.0.1:PORT.
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# free_ports COUNT [FROM]: prints COUNT distinct ports of 127.0.0.1 that nothing listens
+# on, one a line, the first free ones from FROM (default 39400) upwards, trying at most 500
+# ports; prints fewer when fewer are free (the caller checks). Something else may still
+# take one before the caller binds it.
+free_ports() {
+  local count=$1 port=${2:-39400} found=0 tries
+  for ((tries = 0; tries < 500 && found < count; tries++, port++)); do
+    if port_free "$port"; then
+      printf '%s\n' "$port"
+      found=$((found + 1))
+    fi
+  done
+}
+
+# redis_start PORT LOG: starts redis-server on 127.0.0.1:PORT without persistence (--save ''
+# --appendonly no), its output appended to the file LOG, and sets REDIS_PID; waits until
+# it answers PING, polling every 0.1 s for at most 10 s, and fails if it does not. The
+# caller stops it (`stop "$REDIS_PID"`, or `stop_on_exit "$REDIS_PID"`).
+redis_start() {
+  local port=$1 logfile=$2 i reply
+  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no >>"$logfile" 2>&1 &
+  REDIS_PID=$!
+  for ((i = 0; i < 100; i++)); do
+    reply=$( (exec 3<>"/dev/tcp/127.0.0.1/$port" && printf 'PING\r\n' >&3 && read -r -t 1 line <&3 &&
+      printf '%s' "$line") 2>/dev/null) || true
+    [[ $reply == +PONG* ]] && return 0
+    alive "$REDIS_PID" || break
+    sleep 0.1
+  done
+  fail "redis-server did not answer PING on 127.0.0.1:$port: $(tail -n 5 "$logfile")"
+}
+
+# py_venv DIR REQUIREMENTS: a Python venv in DIR (created once; Debian's python3-venv
+# installed if missing) with the pinned packages of the REQUIREMENTS file installed from
+# PyPI; prints DIR/bin/python, e.g.
+#   PY=$(py_venv interop/.venv interop/requirements.txt)
+py_venv() {
+  local dir=$1 requirements=$2
+  python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv >&2
+  [ -x "$dir/bin/python" ] || python3 -m venv "$dir" >&2
+  "$dir/bin/pip" install -q --disable-pip-version-check -r "$requirements" >&2
+  printf '%s/bin/python\n' "$dir"
+}
+
 # alive PID: true while the process runs (false once it is gone or a zombie that only
 # waits for `wait`).
 alive() {

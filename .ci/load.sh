@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Smoke run of the load comparison (scripts/load.sh): every phase for 1 s, one round,
 # a 12 s forced re-issue phase, 20k distinct users, the server in the dev profile (a
-# quick build). Checks that the table comes out complete, that no request failed, that
-# every response of the layer and the endpoint carried a token (scripts/load.sh fails
-# otherwise) and that forced re-issue stayed bounded; the timings of such a short run on
-# a debug build mean nothing. Run from anywhere: `bash .ci/load.sh`.
+# quick build). Checks that the table comes out complete, with the per-call rows (h) and
+# (i) (Redis; when redis-server is installed, else the reason it was skipped), that no
+# request failed, that every response of the layer and the endpoint carried a token and
+# (i) never fell back to the room key (scripts/load.sh fails otherwise) and that forced
+# re-issue stayed bounded; the timings of such a short run on a debug build mean nothing.
+# Run from anywhere: `bash .ci/load.sh`.
 # Installs wrk itself (through scripts/load.sh) when missing.
 LOG_PREFIX=load
 . "$(dirname "$0")/../.ci/lib.sh"
@@ -15,8 +17,17 @@ LOAD_DURATION=${LOAD_DURATION:-1} LOAD_ROUNDS=${LOAD_ROUNDS:-1} LOAD_DISTINCT_US
   LOAD_FORCE_SECS=${LOAD_FORCE_SECS:-12} \
   LOAD_DISTINCT_SECS=${LOAD_DISTINCT_SECS:-60} LOAD_PROFILE=${LOAD_PROFILE:-dev} LOAD_OUT="$out" bash scripts/load.sh
 
-for route in '(a) bare axum' '(b) layer, cache off' '(c) layer, cache on' '(d) token endpoint' '(e) control' \
-  '(f) control' '(g) control'; do
+routes=('(a) bare axum' '(b) layer, cache off' '(c) layer, cache on' '(d) token endpoint' '(e) control'
+  '(f) control' '(g) control' '(h) per call, in memory')
+if command -v redis-server >/dev/null; then
+  routes+=('(i) per call, Redis')
+  grep -Eq '\*\*i/c = [0-9.]+\*\* with Redis .*fell back to the room key: 0\.' "$out" ||
+    fail "no i/c ratio, or (i) fell back to the room key: $(grep 'h/c' "$out")"
+else
+  grep -q '(i) skipped: redis-server not found' "$out" || fail "(i) neither ran nor says why it was skipped"
+fi
+grep -Eq '\*\*h/c = [0-9.]+\*\* in memory' "$out" || fail "no h/c ratio line"
+for route in "${routes[@]}"; do
   line=$(grep -F "| $route" "$out") || fail "no row for $route"
   # | route | req/s | p50 | p99 | vs (a) | CPU per request | CPU busy | errors |
   rps=$(awk -F'|' '{gsub(/ /, "", $3); print $3}' <<<"$line")

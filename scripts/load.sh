@@ -10,10 +10,15 @@
 # would be if the layer added nothing but the signature), (f) /static/room-1: bare axum
 # answering with the exact headers (c) adds, precomputed (what the bytes alone cost),
 # (g) POST /static-token: a handler that reads and parses the same body as (d) and
-# answers a precomputed body of the same size with the same headers. wrk (Debian's
-# package, installed if missing) drives them in interleaved rounds a,b,c,d,e,f,g,a,...
+# answers a precomputed body of the same size with the same headers; and the per-call
+# source (one conferenceID per call): (h) /call/room-1, the route of (c) with
+# `per_call(route_param("room"), PerCall::new(MemoryRegistry::new()))`, and (i)
+# /call-redis/room-1, the same on a RedisRegistry (default local cache) with a
+# redis-server this script starts on 127.0.0.1 when the binary is there (else (i) is
+# skipped, saying why). wrk (Debian's package, installed if missing) drives them in
+# interleaved rounds a,b,c,d,e,f,g,h,i,a,...
 # with the server and the client pinned to different CPUs where there are at least two.
-# After every phase of (b), (c), (d) the server's audit counts must show a token for
+# After every phase of (b), (c), (d), (h), (i) the server's audit counts must show a token for
 # every response wrk counted (and at most one per connection more, for requests in
 # flight when wrk stopped). Then a forced re-issue phase: LOAD_CONNECTIONS connections
 # send {"forceNew":true} for one user, and the server must sign at most once per
@@ -22,7 +27,9 @@
 #
 # Prints a markdown table: req/s, p50, p99, the server's CPU time per request, the
 # ratios to (a), and the ratios to the controls that pay the same unavoidable cost
-# (c/f, d/g, b/e; medians of the per-round ratios).
+# (c/f, d/g, b/e; medians of the per-round ratios), and the cost of one conferenceID per
+# call against (c): h/c (target >= 0.95) and i/c (target >= 0.90). (i) must never have
+# fallen back to the room key (the server counts failed joins).
 #
 # Every wrk run is bounded in time. Knobs (environment):
 #   LOAD_DURATION=7        seconds per phase and round
@@ -127,13 +134,29 @@ function done(summary, latency, requests)
 end
 LUA
 
+# (i): a Redis of its own, on a free port of 127.0.0.1, without persistence.
+PHASES="a b c d e f g h"
+REDIS_ARGS=()
+REDIS_LINE=
+if command -v redis-server >/dev/null; then
+  REDIS_PORT=$(free_ports 1 39500)
+  [ -n "$REDIS_PORT" ] || fail "no free port on 127.0.0.1 for redis-server"
+  redis_start "$REDIS_PORT" "$WORK/redis.log"
+  stop_on_exit "$REDIS_PID"
+  REDIS_ARGS=(--redis-url "redis://127.0.0.1:$REDIS_PORT")
+  PHASES="$PHASES i"
+else
+  REDIS_LINE="(i) skipped: redis-server not found (Debian's package redis-server)"
+  log "$REDIS_LINE"
+fi
+
 LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
 log "measuring raw and crate signing time on the server's CPU"
 SIGN=$("${SERVER_PIN[@]}" "$BIN" --measure-sign 1000)
 RAW_SIGN_NS=$(sed -n 's/.*raw_sign_ns=\([0-9]*\).*/\1/p' <<<"$SIGN")
 OUR_SIGN_NS=$(sed -n 's/.*our_sign_ns=\([0-9]*\).*/\1/p' <<<"$SIGN")
 
-"${SERVER_PIN[@]}" "$BIN" --workers "$WORKERS" >"$WORK/server.log" 2>&1 &
+"${SERVER_PIN[@]}" "$BIN" --workers "$WORKERS" "${REDIS_ARGS[@]}" >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 stop_on_exit "$SERVER_PID"
 wait_log "$WORK/server.log" '^listening on' 10 || fail "the server did not start: $(cat "$WORK/server.log")"
@@ -143,9 +166,9 @@ log "server $ADDR pid $SERVER_PID, $WORKERS worker(s) ${SERVER_PIN[*]:-unpinned}
 
 CLK_TCK=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14, $15}' "/proc/$SERVER_PID/stat"; }
-PHASES="a b c d e f g"
-declare -A PATHS=([a]=/bare [b]=/nocache/room-1 [c]=/cache/room-1 [d]=/getToken [e]=/rawsign [f]=/static/room-1 [g]=/static-token)
-declare -A METHODS=([a]=GET [b]=GET [c]=GET [d]=POST [e]=GET [f]=GET [g]=POST)
+declare -A PATHS=([a]=/bare [b]=/nocache/room-1 [c]=/cache/room-1 [d]=/getToken [e]=/rawsign [f]=/static/room-1
+  [g]=/static-token [h]=/call/room-1 [i]=/call-redis/room-1)
+declare -A METHODS=([a]=GET [b]=GET [c]=GET [d]=POST [e]=GET [f]=GET [g]=POST [h]=GET [i]=GET)
 TOKEN_BODY='{"conferenceID":"room-1"}'
 declare -A BODIES=([d]=$TOKEN_BODY [g]=$TOKEN_BODY)
 
@@ -153,10 +176,14 @@ declare -A BODIES=([d]=$TOKEN_BODY [g]=$TOKEN_BODY)
 stats() {
   curl -fsS "http://$ADDR/stats" | sed 's/[^0-9]\{1,\}/ /g; s/^ //' | awk '{print $1, $2, $3}'
 }
+# The joins of (i) whose registry failed (each one answered with the room key).
+registry_failures() {
+  curl -fsS "http://$ADDR/stats" | sed -n 's/.*"registry_failures":\([0-9]*\).*/\1/p'
+}
 
 # run PHASE SECONDS MODE ROUND -> appends
 # "phase round rps p50 p99 cpu_us_per_req errors user_us_per_req kernel_us_per_req" to results,
-# and checks that (b), (c) and (d) answered every request with a token.
+# and checks that (b), (c), (d), (h) and (i) answered every request with a token.
 run() {
   local phase=$1 secs=$2 mode=$3 round=$4 before after out counts_before counts_after
   counts_before=$(stats)
@@ -167,7 +194,7 @@ run() {
   after=$(cpu_ticks)
   counts_after=$(stats)
   case "$phase" in
-    b | c | d)
+    b | c | d | h | i)
       local requests tokens
       requests=$(sed -n 's/^RESULT requests=\([0-9]*\).*/\1/p' <<<"$out")
       # Every token is one audit event: issued (signed) or reused (from the cache).
@@ -216,6 +243,13 @@ if [ "$FORCE_SECS" -gt 0 ]; then
   [ "$((signed + limited))" -ge "$forced" ] || echo "forced re-issue: $forced responses but $((signed + limited)) tokens" >>"$WORK/token-failures"
 fi
 
+if [ -n "${REDIS_ARGS[*]}" ]; then
+  failed_joins=$(registry_failures)
+  [ "$failed_joins" = 0 ] ||
+    echo "(i): $failed_joins joins failed in Redis and fell back to the room key" >>"$WORK/token-failures"
+  REDIS_LINE="(i) joins that failed in Redis and fell back to the room key: $failed_joins"
+fi
+
 HWM_BEFORE=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
 DISTINCT_LINE="skipped (LOAD_DISTINCT_USERS=0)"
 if [ "$DISTINCT" -gt 0 ]; then
@@ -233,7 +267,8 @@ if [ "$DISTINCT" -gt 0 ]; then
 fi
 
 TABLE=$(awk -v rounds="$ROUNDS" -v raw_ns="$RAW_SIGN_NS" -v our_ns="$OUR_SIGN_NS" -v workers="$WORKERS" \
-  -v distinct="$DISTINCT_LINE" -v force="$FORCE_LINE" -v dur="$DURATION" -v conns="$CONNECTIONS" -v users="$USERS" '
+  -v distinct="$DISTINCT_LINE" -v force="$FORCE_LINE" -v dur="$DURATION" -v conns="$CONNECTIONS" -v users="$USERS" \
+  -v redis="$REDIS_LINE" '
   function median(list, n,   arr, k, i, j, t) {
     k = split(list, arr, " ")
     for (i = 2; i <= k; i++) { t = arr[i]; for (j = i - 1; j >= 1 && arr[j] + 0 > t + 0; j--) arr[j + 1] = arr[j]; arr[j + 1] = t }
@@ -248,17 +283,21 @@ TABLE=$(awk -v rounds="$ROUNDS" -v raw_ns="$RAW_SIGN_NS" -v our_ns="$OUR_SIGN_NS
     name["e"] = "(e) control: bare + one raw sign in the handler, `GET /rawsign`"
     name["f"] = "(f) control: bare + the headers of (c), precomputed, `GET /static`"
     name["g"] = "(g) control: reads the body of (d), answers a precomputed body, `POST /static-token`"
+    name["h"] = "(h) per call, in memory, `GET /call`"; name["i"] = "(i) per call, Redis, `GET /call-redis`"
     for (r = 1; r <= maxr; r++) {
       for (p in name) if (p != "a" && by["a", r] > 0) ratio[p] = ratio[p] " " by[p, r] / by["a", r]
       if (by["e", r] > 0) b_over_e = b_over_e " " by["b", r] / by["e", r]
       if (by["f", r] > 0) c_over_f = c_over_f " " by["c", r] / by["f", r]
       if (by["g", r] > 0) d_over_g = d_over_g " " by["d", r] / by["g", r]
+      if (by["c", r] > 0 && by["h", r] > 0) h_over_c = h_over_c " " by["h", r] / by["c", r]
+      if (by["c", r] > 0 && by["i", r] > 0) i_over_c = i_over_c " " by["i", r] / by["c", r]
     }
     printf "| route | req/s | p50 | p99 | req/s vs (a) | server CPU per request (user + kernel) | server CPU busy | errors |\n"
     printf "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
-    split("a b c d e f g", order, " ")
-    for (i = 1; i <= 7; i++) {
+    split("a b c d e f g h i", order, " ")
+    for (i = 1; i <= 9; i++) {
       p = order[i]
+      if (rps[p] == "") continue
       printf "| %s | %.0f | %.2f ms | %.2f ms | %s | %.1f us (%.1f + %.1f) | %.0f%% | %d |\n", name[p], median(rps[p]),
         median(p50[p]) / 1000, median(p99[p]) / 1000, p == "a" ? "1" : sprintf("**%.3f**", median(ratio[p])),
         median(cpu[p]), median(ucpu[p]), median(kcpu[p]),
@@ -275,6 +314,9 @@ TABLE=$(awk -v rounds="$ROUNDS" -v raw_ns="$RAW_SIGN_NS" -v our_ns="$OUR_SIGN_NS
       cpu_a / median(cpu["b"]), cpu_a / (cpu_a + t_sign), cpu_a / median(cpu["c"]), cpu_a / median(cpu["d"])
     printf "Server user-space CPU per request over (a): (b) +%.2f us (raw sign %.2f us), (c) +%.2f us, (d) +%.2f us.\n",
       median(ucpu["b"]) - median(ucpu["a"]), t_sign, median(ucpu["c"]) - median(ucpu["a"]), median(ucpu["d"]) - median(ucpu["a"])
+    printf "One conferenceID per call, against the same route with the room as conferenceID (medians of the per-round ratios): **h/c = %.3f** in memory (target >= 0.95: %s)", median(h_over_c), (median(h_over_c) >= 0.95 ? "met" : "missed")
+    if (i_over_c != "") printf ", **i/c = %.3f** with Redis (target >= 0.90: %s)", median(i_over_c), (median(i_over_c) >= 0.90 ? "met" : "missed")
+    printf "; %s.\n", redis
     printf "Forced re-issue: %s.\n", force
     printf "Memory: %s.\n", distinct
   }' "$WORK/results")

@@ -18,13 +18,17 @@
 //! | `GET /rawsign` | (e) control: no layer, the handler makes one raw aws-lc-rs ES256 signature of a token-sized input, then answers like `/bare` |
 //! | `GET /static/{room}` | (f) control: no layer, the same route shape as (c), the handler answers like `/bare` with the exact headers (c) adds, precomputed: what the bytes alone cost |
 //! | `POST /static-token` | (g) control: no endpoint, the handler reads and parses the same JSON body as (d) and answers a precomputed body of the same size with the same headers |
-//! | `GET /stats` | the audit events so far, `{"issued": N, "reused": N, "force_new_limited": N, "rejected": N}`: the load script checks that tokens were issued and that forced re-issue is bounded |
+//! | `GET /call/{room}` | (h) the same handler behind the layer with one conferenceID per call: `per_call(route_param("room"), PerCall::new(MemoryRegistry::new()))`, sharing the cached issuer with (c) |
+//! | `GET /call-redis/{room}` | (i) the same with a `RedisRegistry` (default local cache, 2 s) in `PerCall`; only with `--redis-url` |
+//! | `GET /stats` | the audit events so far, `{"issued": N, "reused": N, "force_new_limited": N, "rejected": N, "registry_failures": N}`: the load script checks that tokens were issued, that forced re-issue is bounded and that (i) never fell back to the room key |
 //!
 //! Options:
 //!
 //! - `--workers N`: tokio worker threads (default 1);
 //! - `--port P`: port on 127.0.0.1 (default 0: any free port);
-//! - `--cache-capacity N`: token cache capacity of (c) and (d) (default: the crate's default);
+//! - `--cache-capacity N`: token cache capacity of (c), (d) and (h), (i) (default: the crate's default);
+//! - `--redis-url URL`: serve (i) with the Redis at URL (`redis://127.0.0.1:PORT`); the
+//!   server checks at start-up that a join gets a per-call ID from it (not the fallback);
 //! - `--measure-sign N`: instead of serving, sign N tokens with raw aws-lc-rs and with
 //!   the crate (on one thread) and print `raw_sign_ns=... our_sign_ns=...` (medians of 11
 //!   alternating runs of N each).
@@ -48,8 +52,9 @@ use axum::{Router, body::Bytes, routing::get};
 use http::{HeaderName, HeaderValue, header, request::Parts};
 use tower::ServiceExt;
 use tower_callstats::{
-    Callstats, ConferenceIdSource, Identity, KeyRing, SigningKey, TokenIssuer, UserId,
+    Callstats, ConferenceId, ConferenceIdSource, Identity, KeyRing, SigningKey, TokenIssuer, UserId,
     audit::{Action, AuditEvent},
+    calls::{BoxFuture, CallRegistry, Join, MemoryRegistry, PerCall, RedisRegistry, RegistryError},
 };
 
 /// LOAD TESTING ONLY: the user named by the `x-load-user` header, unauthenticated.
@@ -77,6 +82,7 @@ struct Options {
     port: u16,
     cache_capacity: Option<usize>,
     measure_sign: Option<u32>,
+    redis_url: Option<String>,
 }
 
 fn options() -> Result<Options, String> {
@@ -85,6 +91,7 @@ fn options() -> Result<Options, String> {
         port: 0,
         cache_capacity: None,
         measure_sign: None,
+        redis_url: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -95,6 +102,7 @@ fn options() -> Result<Options, String> {
             "--port" => options.port = value.parse().map_err(bad)?,
             "--cache-capacity" => options.cache_capacity = Some(value.parse().map_err(bad)?),
             "--measure-sign" => options.measure_sign = Some(value.parse().map_err(bad)?),
+            "--redis-url" => options.redis_url = Some(value),
             _ => return Err(format!("unknown option {flag}")),
         }
     }
@@ -126,6 +134,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let uncached = Callstats::new(uncached)
         .identity(load_test_identity)
         .conference_id(room());
+    // (h) and (i): the cached issuer of (c), one conferenceID per call.
+    let per_call = |calls: PerCall| {
+        cached
+            .clone()
+            .conference_id(ConferenceIdSource::per_call(room(), calls))
+    };
+    let in_memory = per_call(PerCall::new(MemoryRegistry::new()));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(options.workers)
+        .enable_all()
+        .build()?;
+    let in_redis = match &options.redis_url {
+        // Within the runtime: the client connects at once.
+        Some(url) => {
+            let registry = runtime.block_on(async { RedisRegistry::from_url(url) })?;
+            Some(per_call(PerCall::new(FailureCount::new(registry, counts.clone()))))
+        }
+        None => None,
+    };
 
     // The control (e): what (b) would cost if the layer added nothing but the signature.
     let (pair, signing_input) = raw_signer()?;
@@ -148,15 +175,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .route("/cache/{room}", get(hello))
                 .route_layer(cached.layer()),
         )
+        .merge(
+            Router::new()
+                .route("/call/{room}", get(hello))
+                .route_layer(in_memory.layer()),
+        )
         .route_service("/getToken", cached.endpoint());
+    let app = match &in_redis {
+        Some(in_redis) => app.merge(
+            Router::new()
+                .route("/call-redis/{room}", get(hello))
+                .route_layer(in_redis.layer()),
+        ),
+        None => app,
+    };
 
     // The controls (f) and (g): the very headers and body that (c) and (d) answer for
     // user-1 in room-1, captured once from the running app, then served as constants.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(options.workers)
-        .enable_all()
-        .build()?;
     let (page_headers, token_headers, token_body) = runtime.block_on(captured(app.clone()))?;
+    for (path, wanted) in [("/call/room-1", true), ("/call-redis/room-1", in_redis.is_some())] {
+        if wanted {
+            runtime.block_on(joins_a_call(app.clone(), path))?;
+        }
+    }
     let page_headers = Arc::new(page_headers);
     let static_page = move || {
         let headers = page_headers.clone();
@@ -216,13 +257,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     })
 }
 
-/// The audit events of the load server's issuers.
+/// The audit events of the load server's issuers, and the failed joins of (i).
 #[derive(Default)]
 struct Counts {
     issued: AtomicU64,
     reused: AtomicU64,
     force_new_limited: AtomicU64,
     rejected: AtomicU64,
+    registry_failures: AtomicU64,
 }
 
 impl Counts {
@@ -242,13 +284,73 @@ impl Counts {
     fn json(&self) -> String {
         let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
         format!(
-            "{{\"issued\":{},\"reused\":{},\"force_new_limited\":{},\"rejected\":{}}}\n",
+            "{{\"issued\":{},\"reused\":{},\"force_new_limited\":{},\"rejected\":{},\"registry_failures\":{}}}\n",
             n(&self.issued),
             n(&self.reused),
             n(&self.force_new_limited),
-            n(&self.rejected)
+            n(&self.rejected),
+            n(&self.registry_failures)
         )
     }
+}
+
+/// A registry that counts its failed joins in [`Counts`] (which `PerCall` then turns into
+/// the room key): (i) must measure Redis, not the fallback. Successful joins pass through
+/// untouched; only a join that waits for Redis gets a wrapping future.
+struct FailureCount<R> {
+    inner: R,
+    counts: Arc<Counts>,
+}
+
+impl<R> FailureCount<R> {
+    fn new(inner: R, counts: Arc<Counts>) -> Self {
+        Self { inner, counts }
+    }
+}
+
+impl<R: CallRegistry> CallRegistry for FailureCount<R> {
+    fn join(&self, room: &ConferenceId) -> Join {
+        match self.inner.join(room) {
+            Join::Ready(result) => {
+                if result.is_err() {
+                    self.counts.registry_failures.fetch_add(1, Ordering::Relaxed);
+                }
+                Join::Ready(result)
+            }
+            Join::Pending(future) => {
+                let counts = self.counts.clone();
+                Join::Pending(Box::pin(async move {
+                    let result = future.await;
+                    if result.is_err() {
+                        counts.registry_failures.fetch_add(1, Ordering::Relaxed);
+                    }
+                    result
+                }))
+            }
+        }
+    }
+
+    fn end_call(&self, room: &ConferenceId) -> BoxFuture<Result<(), RegistryError>> {
+        self.inner.end_call(room)
+    }
+}
+
+/// Checks that `path` (a per-call route) answers user-1 with a per-call conferenceID
+/// (`room-1-<date>-<hex>`), not the room key that a failing registry falls back to.
+async fn joins_a_call(app: Router, path: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let request = http::Request::get(path)
+        .header("x-load-user", "user-1")
+        .body(axum::body::Body::empty())?;
+    let response = app.oneshot(request).await?;
+    let id = response
+        .headers()
+        .get("x-callstats-conference-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !id.starts_with("room-1-") {
+        return Err(format!("{path} answered the conferenceID {id:?}, not a per-call ID: is the registry up?").into());
+    }
+    Ok(())
 }
 
 /// The response headers of (c) and (d), and the body of (d), for user-1 in room-1.

@@ -1,0 +1,527 @@
+//! The per-call conferenceID source through a real axum `Router`: the layer on
+//! `/rooms/{room}` with `per_call(route_param("room"), calls)` and the token endpoint with
+//! `per_call(path_template("/rooms/{room}", "room"), calls)` on the Referer.
+//!
+//! In memory (`MemoryRegistry` on a `ManualClock`): participants of one room share one
+//! conferenceID, concurrent first joins agree, the endpoint answers the page's ID and
+//! touches the call, `end_call` and the idle timeout start a new call, and an invalid room
+//! key is refused before it reaches the registry. With the `redis` feature, against a real
+//! `redis-server` this test starts on 127.0.0.1 (the harness in
+//! `src/calls/test_redis_server.rs`; without the binary the Redis tests print why and
+//! return, and fail under CI): the asynchronous path of the layer and the endpoint
+//! (`Join::Pending`), and a Redis that stops (the room key with the default policy, `503
+//! call_registry_unavailable` with `FailurePolicy::Fail`).
+//!
+//! Expected IDs are never computed by the crate: they are compared with each other, with
+//! the room key, and with the `<room>-<YYYYMMDDTHHMMZ>-` prefix written out by hand for the
+//! clock's time.
+
+mod common;
+
+#[cfg(feature = "redis")]
+#[path = "../src/calls/test_redis_server.rs"]
+mod test_redis_server;
+
+use std::{
+    collections::HashSet,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use axum::{
+    Json, Router,
+    body::Body,
+    http::{Request, StatusCode, header},
+    middleware,
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use common::{TEST_USER_HEADER, body_json, decode_component, identity_from_test_header, verify};
+use serde_json::Value;
+use tower::ServiceExt;
+use tower_callstats::{
+    Callstats, CallstatsContext, ConferenceId, ConferenceIdSource, SigningKey, TokenIssuer,
+    calls::{BoxFuture, CallRegistry, Join, MemoryRegistry, PerCall, RegistryError},
+    clock::ManualClock,
+};
+
+/// 2026-11-25 09:30:00 UTC (`date -u -d @1795599000`).
+const START: u64 = 1_795_599_000;
+/// The readable ID's prefix for a call in room `standup` that started at [`START`].
+const STANDUP_AT_START: &str = "standup-20261125T0930Z-";
+
+/// A registry that counts the joins that reach it, and how many of them had to wait for
+/// I/O (`Join::Pending`).
+#[derive(Clone)]
+struct Counting<R> {
+    inner: R,
+    joins: Arc<AtomicUsize>,
+    pending: Arc<AtomicUsize>,
+}
+
+impl<R: CallRegistry + Clone> Counting<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            joins: Arc::default(),
+            pending: Arc::default(),
+        }
+    }
+
+    fn joins(&self) -> usize {
+        self.joins.load(Ordering::SeqCst)
+    }
+
+    fn pending(&self) -> usize {
+        self.pending.load(Ordering::SeqCst)
+    }
+}
+
+impl<R: CallRegistry> CallRegistry for Counting<R> {
+    fn join(&self, room: &ConferenceId) -> Join {
+        self.joins.fetch_add(1, Ordering::SeqCst);
+        let join = self.inner.join(room);
+        if !join.is_ready() {
+            self.pending.fetch_add(1, Ordering::SeqCst);
+        }
+        join
+    }
+
+    fn end_call(&self, room: &ConferenceId) -> BoxFuture<Result<(), RegistryError>> {
+        self.inner.end_call(room)
+    }
+}
+
+/// The room page: the context as JSON (what a page template gets), or 401.
+async fn room_page(context: Option<CallstatsContext>) -> Response {
+    match context {
+        Some(context) => Json(context.to_client_json()).into_response(),
+        None => StatusCode::UNAUTHORIZED.into_response(),
+    }
+}
+
+/// An app whose room pages and token endpoint share `calls`; `confID` is on, so that the
+/// token itself names the conferenceID it was issued for.
+fn app_with(calls: PerCall, key: SigningKey) -> Router {
+    let issuer = TokenIssuer::builder("per-call-app", key)
+        .conf_id_claim(true)
+        .build()
+        .unwrap();
+    let callstats = Callstats::new(issuer).conference_id(ConferenceIdSource::per_call(
+        ConferenceIdSource::route_param("room"),
+        calls.clone(),
+    ));
+    let referer = ConferenceIdSource::per_call(
+        ConferenceIdSource::path_template("/rooms/{room}", "room").unwrap(),
+        calls,
+    );
+    Router::new()
+        .route("/rooms/{room}", get(room_page))
+        .route_layer(callstats.layer())
+        .route_service("/getToken", callstats.endpoint().conference_id_from_referer(referer))
+        .layer(middleware::from_fn(identity_from_test_header))
+}
+
+fn app(calls: PerCall) -> Router {
+    app_with(calls, SigningKey::generate("key-1").unwrap())
+}
+
+/// A memory registry on a manual clock at [`START`], counted.
+fn memory(idle: Duration) -> (Counting<MemoryRegistry>, ManualClock) {
+    let clock = ManualClock::at_unix(START);
+    let registry = MemoryRegistry::new().idle_timeout(idle).clock(clock.clone());
+    (Counting::new(registry), clock)
+}
+
+/// What a page or the endpoint answered.
+#[derive(Debug)]
+struct Answer {
+    status: StatusCode,
+    /// `x-callstats-conference-id`, percent-decoded (pages only).
+    header_id: Option<String>,
+    token_header: bool,
+    json: Value,
+}
+
+impl Answer {
+    /// The conferenceID of a successful page: the header and the JSON agree.
+    fn page_id(&self) -> String {
+        assert_eq!(self.status, StatusCode::OK, "{self:?}");
+        let header = self.header_id.clone().expect("x-callstats-conference-id");
+        assert_eq!(self.json["conferenceID"], header.as_str(), "header and JSON agree");
+        assert!(self.token_header, "the page carries a token");
+        header
+    }
+
+    /// The conferenceID of a successful token response.
+    fn token_id(&self) -> String {
+        assert_eq!(self.status, StatusCode::OK, "{self:?}");
+        assert!(self.json["token"].is_string(), "{self:?}");
+        self.json["conferenceID"].as_str().expect("conferenceID").to_owned()
+    }
+
+    fn call_started_at(&self) -> u64 {
+        self.json["callStartedAt"].as_u64().expect("callStartedAt")
+    }
+
+    fn code(&self) -> &str {
+        self.json["code"].as_str().unwrap_or("")
+    }
+}
+
+async fn send(router: &Router, request: Request<Body>) -> Answer {
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let header_id = response
+        .headers()
+        .get("x-callstats-conference-id")
+        .map(|v| String::from_utf8(decode_component(v.to_str().unwrap())).unwrap());
+    let token_header = response.headers().contains_key("x-callstats-token");
+    let json = body_json(response.into_body()).await;
+    Answer {
+        status,
+        header_id,
+        token_header,
+        json,
+    }
+}
+
+/// `GET path` as `user`.
+async fn page(router: &Router, path: &str, user: &str) -> Answer {
+    let request = Request::get(path)
+        .header(TEST_USER_HEADER, user)
+        .body(Body::empty())
+        .unwrap();
+    send(router, request).await
+}
+
+/// `POST /getToken` as `user` from the page at `path` (the Referer), without a body.
+async fn token(router: &Router, path: &str, user: &str) -> Answer {
+    let request = Request::post("/getToken")
+        .header(TEST_USER_HEADER, user)
+        .header(header::REFERER, format!("http://127.0.0.1:3000{path}"))
+        .body(Body::empty())
+        .unwrap();
+    send(router, request).await
+}
+
+#[tokio::test]
+async fn two_users_joining_one_new_room_share_one_conference_id() {
+    let (registry, _clock) = memory(Duration::from_secs(600));
+    let router = app(PerCall::new(registry.clone()));
+
+    let alice = page(&router, "/rooms/standup", "alice").await;
+    let bob = page(&router, "/rooms/standup", "bob").await;
+    let id = alice.page_id();
+    assert_eq!(bob.page_id(), id, "one call, one conferenceID");
+    assert!(id.starts_with(STANDUP_AT_START), "{id}");
+    assert_eq!(alice.json["userID"], "alice");
+    assert_eq!(bob.json["userID"], "bob");
+    for answer in [&alice, &bob] {
+        assert_eq!(answer.call_started_at(), START);
+    }
+
+    // Another room is another call; a non-ASCII room keeps its characters, and its header
+    // is percent-encoded.
+    let retro = page(&router, "/rooms/retro", "alice").await.page_id();
+    assert_ne!(retro, id);
+    let lao = page(&router, "/rooms/%E0%BA%AD%E0%BA%B4", "alice").await;
+    let lao_id = lao.page_id();
+    assert!(lao_id.starts_with("ອິ-20261125T0930Z-"), "{lao_id}");
+    assert_eq!(
+        page(&router, "/rooms/%E0%BA%AD%E0%BA%B4", "bob").await.page_id(),
+        lao_id
+    );
+    assert_eq!(registry.joins(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_concurrent_joins_of_one_new_room_get_exactly_one_id() {
+    let (registry, _clock) = memory(Duration::from_secs(600));
+    let router = app(PerCall::new(registry.clone()));
+    let participants = 48;
+    for round in 0..5 {
+        let path = format!("/rooms/race-{round}");
+        let tasks: Vec<_> = (0..participants)
+            .map(|i| {
+                let (router, path) = (router.clone(), path.clone());
+                tokio::spawn(async move {
+                    let user = format!("user-{i}");
+                    // Half load the page, half ask the endpoint first.
+                    if i % 2 == 0 {
+                        page(&router, &path, &user).await.page_id()
+                    } else {
+                        token(&router, &path, &user).await.token_id()
+                    }
+                })
+            })
+            .collect();
+        let mut ids = HashSet::new();
+        for task in tasks {
+            ids.insert(task.await.unwrap());
+        }
+        assert_eq!(ids.len(), 1, "round {round}: {ids:?}");
+        let id = ids.into_iter().next().unwrap();
+        assert!(id.starts_with(&format!("race-{round}-20261125T0930Z-")), "{id}");
+    }
+    assert_eq!(registry.joins(), 5 * participants);
+}
+
+#[tokio::test]
+async fn the_endpoint_answers_the_pages_id_and_touches_the_call() {
+    let (registry, clock) = memory(Duration::from_secs(600));
+    let key = SigningKey::generate("key-1").unwrap();
+    let public = key.public_key_pem();
+    let router = app_with(PerCall::new(registry.clone()), key);
+
+    let id = page(&router, "/rooms/standup", "alice").await.page_id();
+    assert_eq!(registry.joins(), 1);
+
+    // 500 s later (within the 600 s idle timeout) only the endpoint is asked.
+    clock.advance(Duration::from_secs(500));
+    let answer = token(&router, "/rooms/standup", "bob").await;
+    assert_eq!(answer.token_id(), id);
+    assert_eq!(answer.call_started_at(), START);
+    assert_eq!(answer.json["userID"], "bob");
+    assert_eq!(registry.joins(), 2, "the endpoint joined the call");
+    // The token is for that call: jsonwebtoken reads the same ID in its confID claim.
+    let (_, claims) = verify(answer.json["token"].as_str().unwrap(), &public);
+    assert_eq!(claims["confID"], id.as_str());
+    assert_eq!(claims["userID"], "bob");
+
+    // 1000 s after the page, 500 s after the endpoint's touch: still the same call.
+    clock.advance(Duration::from_secs(500));
+    assert_eq!(page(&router, "/rooms/standup", "alice").await.page_id(), id);
+
+    // A body's conferenceID is not read when the Referer decides (a server-side source).
+    let request = Request::post("/getToken")
+        .header(TEST_USER_HEADER, "mallory")
+        .header(header::REFERER, "http://127.0.0.1:3000/rooms/standup")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(r#"{"conferenceID":"elsewhere"}"#))
+        .unwrap();
+    assert_eq!(send(&router, request).await.token_id(), id);
+}
+
+#[tokio::test]
+async fn end_call_gives_the_next_join_a_new_id() {
+    let (registry, clock) = memory(Duration::from_secs(600));
+    let calls = PerCall::new(registry.clone());
+    let router = app(calls.clone());
+
+    let first = page(&router, "/rooms/standup", "alice").await.page_id();
+    assert_eq!(token(&router, "/rooms/standup", "bob").await.token_id(), first);
+
+    calls.end_call(&ConferenceId::new("standup").unwrap()).await.unwrap();
+    clock.advance(Duration::from_secs(60));
+    let next = page(&router, "/rooms/standup", "bob").await;
+    let second = next.page_id();
+    assert_ne!(second, first, "the ended call's ID is not handed out again");
+    assert!(second.starts_with("standup-20261125T0931Z-"), "{second}");
+    assert_eq!(next.call_started_at(), START + 60);
+    // Everyone joins the new call, through the page and the endpoint.
+    assert_eq!(page(&router, "/rooms/standup", "alice").await.page_id(), second);
+    assert_eq!(token(&router, "/rooms/standup", "alice").await.token_id(), second);
+}
+
+#[tokio::test]
+async fn an_idle_call_ends_after_the_timeout_and_a_touched_one_does_not() {
+    let (registry, clock) = memory(Duration::from_secs(600));
+    let router = app(PerCall::new(registry));
+
+    let first = page(&router, "/rooms/standup", "alice").await.page_id();
+    // Touched every 599 s, for well over the timeout: the same call.
+    for step in 1..=4 {
+        clock.advance(Duration::from_secs(599));
+        let again = if step % 2 == 0 {
+            page(&router, "/rooms/standup", "bob").await.page_id()
+        } else {
+            token(&router, "/rooms/standup", "bob").await.token_id()
+        };
+        assert_eq!(again, first, "touched within the timeout (step {step})");
+    }
+    // 600 s without a join: the call ended; the next join starts a new one, now.
+    clock.advance(Duration::from_secs(600));
+    let later = page(&router, "/rooms/standup", "alice").await;
+    assert_ne!(later.page_id(), first);
+    // START + 4 × 599 + 600 = START + 2996 s: 2026-11-25 10:19:56 UTC.
+    assert_eq!(later.call_started_at(), START + 2996);
+    assert!(
+        later.page_id().starts_with("standup-20261125T1019Z-"),
+        "{}",
+        later.page_id()
+    );
+}
+
+#[tokio::test]
+async fn invalid_room_keys_are_refused_before_the_registry() {
+    let (registry, _clock) = memory(Duration::from_secs(600));
+    let router = app(PerCall::new(registry.clone()));
+    let over_long = "a".repeat(257);
+    let over_long_multibyte = "%E3%82%A4".repeat(86); // 258 bytes of イ
+    let invalid = [
+        "%00",                        // NUL
+        "room%0Aline",                // LF
+        "room%0D",                    // CR
+        "tab%09",                     // TAB
+        "del%7F",                     // DEL
+        "c1%C2%85",                   // U+0085, a C1 control
+        "room%E2%80%AE1-nimda",       // U+202E RIGHT-TO-LEFT OVERRIDE
+        over_long.as_str(),           // 257 bytes
+        over_long_multibyte.as_str(), // 258 bytes
+        "bad%ZZescape",               // not hex
+        "trailing%",                  // an escape cut short
+        "half%E",                     // an escape cut short
+        "not-utf8%FF",                // not UTF-8
+        "cut%E3%82",                  // a UTF-8 sequence cut short
+    ];
+    for room in invalid {
+        let path = format!("/rooms/{room}");
+        let answer = page(&router, &path, "alice").await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{room}: {answer:?}");
+        assert_eq!(answer.code(), "invalid_conference_id", "{room}: {answer:?}");
+        assert!(!answer.token_header, "{room}: no token");
+        let answer = token(&router, &path, "alice").await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{room}: {answer:?}");
+        assert_eq!(answer.code(), "invalid_conference_id", "{room}: {answer:?}");
+        assert!(answer.json.get("token").is_none(), "{room}: no token");
+    }
+    assert_eq!(registry.joins(), 0, "no invalid room key reached the registry");
+
+    // The boundary: 256 bytes is a valid room key, and its call's ID still fits.
+    let longest = "b".repeat(256);
+    let id = page(&router, &format!("/rooms/{longest}"), "alice").await.page_id();
+    assert!(id.len() <= 256, "{}", id.len());
+    assert_eq!(registry.joins(), 1);
+}
+
+/// Against a real redis-server: the asynchronous paths and the failure policies.
+#[cfg(feature = "redis")]
+mod redis {
+    use std::time::Instant;
+
+    use tower_callstats::calls::{FailurePolicy, RedisRegistry};
+
+    use super::test_redis_server::RedisServer;
+    use super::*;
+
+    /// One "instance": its own Redis client and local cache (default settings, cold).
+    fn instance(server: &RedisServer) -> Counting<RedisRegistry> {
+        Counting::new(RedisRegistry::from_url(&server.url()).unwrap())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_instances_agree_through_redis_on_their_asynchronous_paths() {
+        let Some(server) = RedisServer::start() else { return };
+        let (a, b) = (instance(&server), instance(&server));
+        let (app_a, app_b) = (app(PerCall::new(a.clone())), app(PerCall::new(b.clone())));
+
+        // Cold caches: the page on A and the endpoint on B both wait for Redis.
+        let id = page(&app_a, "/rooms/standup", "alice").await.page_id();
+        assert_eq!(a.pending(), 1, "the layer took its asynchronous path");
+        assert_eq!(token(&app_b, "/rooms/standup", "bob").await.token_id(), id);
+        assert_eq!(b.pending(), 1, "the endpoint took its asynchronous path");
+        assert!(id.starts_with("standup-"), "{id}");
+        // Then the local caches answer without I/O, with the same ID.
+        assert_eq!(page(&app_b, "/rooms/standup", "carol").await.page_id(), id);
+        assert_eq!(token(&app_a, "/rooms/standup", "dave").await.token_id(), id);
+        assert_eq!((a.pending(), b.pending()), (1, 1));
+
+        // Concurrent first joins of new rooms, alternating instances: one ID per room.
+        for round in 0..4 {
+            let path = format!("/rooms/race-{round}");
+            let tasks: Vec<_> = (0..24)
+                .map(|i| {
+                    let router = if i % 2 == 0 { app_a.clone() } else { app_b.clone() };
+                    let path = path.clone();
+                    tokio::spawn(async move {
+                        let user = format!("user-{i}");
+                        if i % 4 < 2 {
+                            page(&router, &path, &user).await.page_id()
+                        } else {
+                            token(&router, &path, &user).await.token_id()
+                        }
+                    })
+                })
+                .collect();
+            let mut ids = HashSet::new();
+            for task in tasks {
+                ids.insert(task.await.unwrap());
+            }
+            assert_eq!(ids.len(), 1, "round {round}: {ids:?}");
+        }
+        assert!(a.pending() > 1 && b.pending() > 1);
+    }
+
+    #[tokio::test]
+    async fn redis_down_falls_back_to_the_room_key_and_recovers() {
+        let Some(mut server) = RedisServer::start() else { return };
+        let registry = instance(&server);
+        let router = app(PerCall::new(registry.clone()));
+        let before = page(&router, "/rooms/standup", "alice").await.page_id();
+        assert_ne!(before, "standup");
+
+        server.stop();
+        // Rooms this instance has not cached: the join waits for Redis, which fails.
+        for room in ["retro", "planning", "イン"] {
+            let path = format!("/rooms/{}", utf8_percent_encode(room));
+            let pending_before = registry.pending();
+            let answer = page(&router, &path, "alice").await;
+            assert_eq!(answer.page_id(), room, "the room key is the conferenceID");
+            assert_eq!(registry.pending(), pending_before + 1);
+            assert_eq!(token(&router, &path, "bob").await.token_id(), room);
+        }
+
+        server.restart();
+        // fred reconnects by itself (back-off up to 2 s): poll, bounded in count and time.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut recovered = None;
+        for _ in 0..150 {
+            let id = page(&router, "/rooms/after", "alice").await.page_id();
+            if id != "after" {
+                recovered = Some(id);
+                break;
+            }
+            if Instant::now() > deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let recovered = recovered.expect("per-call IDs again within 15 s of the restart");
+        assert!(recovered.starts_with("after-"), "{recovered}");
+        assert_eq!(token(&router, "/rooms/after", "bob").await.token_id(), recovered);
+    }
+
+    #[tokio::test]
+    async fn redis_down_with_the_fail_policy_is_503_without_a_token() {
+        let Some(mut server) = RedisServer::start() else { return };
+        let registry = instance(&server);
+        let router = app(PerCall::new(registry.clone()).on_failure(FailurePolicy::Fail));
+        page(&router, "/rooms/standup", "alice").await.page_id();
+
+        server.stop();
+        let answer = page(&router, "/rooms/retro", "alice").await;
+        assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE, "{answer:?}");
+        assert_eq!(answer.code(), "call_registry_unavailable");
+        assert!(!answer.token_header, "no token");
+        assert!(answer.header_id.is_none());
+        let answer = token(&router, "/rooms/retro", "alice").await;
+        assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE, "{answer:?}");
+        assert_eq!(answer.code(), "call_registry_unavailable");
+        assert!(answer.json.get("token").is_none(), "no token");
+    }
+
+    /// `encodeURIComponent` for a path segment.
+    fn utf8_percent_encode(value: &str) -> String {
+        value
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+}
