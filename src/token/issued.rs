@@ -1,6 +1,9 @@
 //! [`IssuedToken`]: a signed token and what it says.
 
-use std::{fmt, sync::Arc};
+use std::{
+    fmt,
+    sync::{Arc, OnceLock},
+};
 
 use super::Claims;
 use crate::id::UserId;
@@ -17,8 +20,9 @@ pub struct IssuedToken {
     pub(super) user_id: UserId,
     /// The userID percent-encoded as a header value, built once with the token.
     pub(super) user_id_header: http::HeaderValue,
-    /// The parts of the page's JSON that only depend on the token, already serialized.
-    pub(super) json: TokenJson,
+    /// The parts of the page's JSON that only depend on the token, serialized the first
+    /// time the token endpoint answers with this token (the layer never needs them).
+    pub(super) json: OnceLock<TokenJson>,
     pub(super) claims: Claims,
 }
 
@@ -36,7 +40,7 @@ pub(crate) struct TokenJson {
 }
 
 impl TokenJson {
-    pub(super) fn new(claims: &Claims) -> Self {
+    fn new(claims: &Claims) -> Self {
         // Strings and numbers: serializing them cannot fail.
         let string = |value: &str| serde_json::to_string(value).unwrap_or_default();
         Self {
@@ -76,7 +80,7 @@ impl IssuedToken {
     }
 
     pub(crate) fn json(&self) -> &TokenJson {
-        &self.json
+        self.json.get_or_init(|| TokenJson::new(&self.claims))
     }
 
     /// The claims it carries.

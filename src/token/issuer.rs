@@ -1,13 +1,16 @@
 //! [`TokenIssuer`]: signs callstats tokens, with a key parsed once and a token cache.
 
-use std::{fmt, sync::Arc, time::Duration};
+use std::{
+    fmt,
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 
 use super::{
     Claims, IssuedToken, RESERVED_CLAIMS,
     cache::{CacheKeyRef, TokenCache},
-    issued::TokenJson,
 };
 use crate::{
     audit::{Action, Audit, AuditEvent, SharedAudit, TracingAudit},
@@ -211,7 +214,7 @@ impl TokenIssuer {
                     header,
                     user_id: user.clone(),
                     user_id_header: user.header_value(),
-                    json: TokenJson::new(&claims),
+                    json: OnceLock::new(),
                     claims,
                 });
                 self.record(Action::Issued, &token, conference);
