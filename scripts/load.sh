@@ -6,7 +6,7 @@
 # (conferenceID from the route) with the token cache off, (c) /cache/room-1: the same
 # with the cache on, (d) POST /getToken: the token endpoint, with the JSON body
 # {"conferenceID":"room-1"}, and three controls that pay what cannot be avoided:
-# (e) /rawsign: bare axum plus one raw aws-lc-rs signature in the handler (what (b)
+# (e) /rawsign/room-1: bare axum plus one raw aws-lc-rs signature in the handler (what (b)
 # would be if the layer added nothing but the signature), (f) /static/room-1: bare axum
 # answering with the exact headers (c) adds, precomputed (what the bytes alone cost),
 # (g) POST /static-token: a handler that reads and parses the same body as (d) and
@@ -166,7 +166,7 @@ log "server $ADDR pid $SERVER_PID, $WORKERS worker(s) ${SERVER_PIN[*]:-unpinned}
 
 CLK_TCK=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14, $15}' "/proc/$SERVER_PID/stat"; }
-declare -A PATHS=([a]=/bare [b]=/nocache/room-1 [c]=/cache/room-1 [d]=/getToken [e]=/rawsign [f]=/static/room-1
+declare -A PATHS=([a]=/bare [b]=/nocache/room-1 [c]=/cache/room-1 [d]=/getToken [e]=/rawsign/room-1 [f]=/static/room-1
   [g]=/static-token [h]=/call/room-1 [i]=/call-redis/room-1)
 declare -A METHODS=([a]=GET [b]=GET [c]=GET [d]=POST [e]=GET [f]=GET [g]=POST [h]=GET [i]=GET)
 TOKEN_BODY='{"conferenceID":"room-1"}'

@@ -15,7 +15,7 @@
 //! | `GET /nocache/{room}` | (b) the same handler behind the layer (conferenceID from the route), issuer built with `.cache(false)`: one ES256 signature per request |
 //! | `GET /cache/{room}` | (c) the same handler behind the layer, token cache on |
 //! | `POST /getToken` | (d) the token endpoint, sharing the cached issuer with (c) |
-//! | `GET /rawsign` | (e) control: no layer, the handler makes one raw aws-lc-rs ES256 signature of a token-sized input, then answers like `/bare` |
+//! | `GET /rawsign/{room}` | (e) control: no layer, the same route shape as (b), the handler makes one raw aws-lc-rs ES256 signature of a token-sized input, then answers like `/bare` |
 //! | `GET /static/{room}` | (f) control: no layer, the same route shape as (c), the handler answers like `/bare` with the exact headers (c) adds, precomputed: what the bytes alone cost |
 //! | `POST /static-token` | (g) control: no endpoint, the handler reads and parses the same JSON body as (d) and answers a precomputed body of the same size with the same headers |
 //! | `GET /call/{room}` | (h) the same handler behind the layer with one conferenceID per call: `per_call(route_param("room"), PerCall::new(MemoryRegistry::new()))`, sharing the cached issuer with (c) |
@@ -164,7 +164,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let app = Router::new()
         .route("/bare", get(hello))
-        .route("/rawsign", get(raw_sign))
+        .route("/rawsign/{room}", get(raw_sign))
         .merge(
             Router::new()
                 .route("/nocache/{room}", get(hello))
