@@ -278,12 +278,12 @@ TABLE=$(awk -v rounds="$ROUNDS" -v raw_ns="$RAW_SIGN_NS" -v our_ns="$OUR_SIGN_NS
     ucpu[$1] = ucpu[$1] " " $8; kcpu[$1] = kcpu[$1] " " $9
     err[$1] += $7; by[$1, $2] = $3; if ($2 > maxr) maxr = $2 }
   END {
-    name["a"] = "(a) bare axum, `GET /bare`"; name["b"] = "(b) layer, cache off, `GET /nocache`"
-    name["c"] = "(c) layer, cache on, `GET /cache`"; name["d"] = "(d) token endpoint, `POST /getToken`"
-    name["e"] = "(e) control: bare + one raw sign in the handler, `GET /rawsign`"
-    name["f"] = "(f) control: bare + the headers of (c), precomputed, `GET /static`"
+    name["a"] = "(a) bare axum, `GET /bare`"; name["b"] = "(b) layer, cache off, `GET /nocache/{room}`"
+    name["c"] = "(c) layer, cache on, `GET /cache/{room}`"; name["d"] = "(d) token endpoint, `POST /getToken`"
+    name["e"] = "(e) control: bare + one raw sign in the handler, `GET /rawsign/{room}`"
+    name["f"] = "(f) control: bare + the headers of (c), precomputed, `GET /static/{room}`"
     name["g"] = "(g) control: reads the body of (d), answers a precomputed body, `POST /static-token`"
-    name["h"] = "(h) per call, in memory, `GET /call`"; name["i"] = "(i) per call, Redis, `GET /call-redis`"
+    name["h"] = "(h) per call, in memory, `GET /call/{room}`"; name["i"] = "(i) per call, Redis, `GET /call-redis/{room}`"
     for (r = 1; r <= maxr; r++) {
       for (p in name) if (p != "a" && by["a", r] > 0) ratio[p] = ratio[p] " " by[p, r] / by["a", r]
       if (by["e", r] > 0) b_over_e = b_over_e " " by["b", r] / by["e", r]
