@@ -11,6 +11,7 @@
 # trap: they register with `on_exit`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+REPO_ROOT=$(pwd)
 
 # log MESSAGE...: one line on stderr, "PREFIX: MESSAGE".
 log() { printf '%s: %s\n' "${LOG_PREFIX:-$(basename "$0" .sh)}" "$*" >&2; }
@@ -50,7 +51,14 @@ need() {
 }
 
 # target_dir: cargo's target directory (CARGO_TARGET_DIR, else target).
-target_dir() { printf '%s\n' "${CARGO_TARGET_DIR:-target}"; }
+# target_dir: cargo's target directory, as an absolute path (scripts change directory).
+target_dir() {
+  local dir=${CARGO_TARGET_DIR:-target}
+  case "$dir" in
+    /*) printf '%s\n' "$dir" ;;
+    *) printf '%s/%s\n' "$REPO_ROOT" "$dir" ;;
+  esac
+}
 
 # cargo_build PROFILE CARGO_BUILD_ARGS...: `cargo build --quiet` in the dev or release
 # profile; prints the profile's output directory, e.g.
