@@ -18,18 +18,16 @@
 //! Test harness only: it trusts an `x-load-user` header as the user.
 
 use std::{
-    convert::Infallible,
     future::Future,
     pin::pin,
     task::{Context, Poll, Waker},
 };
 
 use axum::{Router, body::Body, routing::get};
-use bytes::Bytes;
-use http::{HeaderName, HeaderValue, Request, Response, header, request::Parts};
-use http_body_util::BodyExt;
+use http::{HeaderName, Request, header, request::Parts};
 use tower::{Service, ServiceExt};
 use tower_callstats::{Callstats, ConferenceIdSource, Identity, SigningKey, TokenIssuer};
+use tower_callstats_tools::controls::Controls;
 
 fn identity(parts: &Parts) -> Option<Identity> {
     // The app's session lookup, as the load server does it: a known user, no allocation.
@@ -79,63 +77,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route_service("/getToken", callstats.endpoint());
 
     // The controls answer what the app answers for the same request, captured once.
-    let page = block_on(app.clone().oneshot(request("cache")))?;
-    let page_headers: Vec<(HeaderName, HeaderValue)> = page
-        .headers()
-        .iter()
-        .filter(|(name, _)| *name != header::CONTENT_TYPE && *name != header::CONTENT_LENGTH)
-        .map(|(n, v)| (n.clone(), v.clone()))
-        .collect();
-    let token = block_on(app.clone().oneshot(request("token")))?;
-    let token_headers: Vec<(HeaderName, HeaderValue)> = token
-        .headers()
-        .iter()
-        .filter(|(name, _)| *name != header::CONTENT_LENGTH)
-        .map(|(n, v)| (n.clone(), v.clone()))
-        .collect();
-    let token_body = block_on(token.into_body().collect())?.to_bytes();
-    let page_headers = std::sync::Arc::new(page_headers);
-    let static_page = move || {
-        let headers = page_headers.clone();
-        async move {
-            let mut response = axum::response::IntoResponse::into_response("Hello, World!");
-            for (name, value) in headers.iter() {
-                response.headers_mut().insert(name.clone(), value.clone());
-            }
-            response
-        }
-    };
-    let token_headers = std::sync::Arc::new(token_headers);
-    let static_token = tower::service_fn(move |request: Request<Body>| {
-        let (headers, body) = (token_headers.clone(), token_body.clone());
-        async move {
-            #[derive(serde::Deserialize)]
-            struct TokenRequest<'a> {
-                #[serde(rename = "conferenceID", borrow)]
-                _conference_id: Option<&'a str>,
-            }
-            let mut body_in = request.into_body();
-            let mut bytes = Bytes::new();
-            while let Some(Ok(frame)) = body_in.frame().await {
-                if let Ok(data) = frame.into_data() {
-                    bytes = if bytes.is_empty() {
-                        data
-                    } else {
-                        [bytes, data].concat().into()
-                    };
-                }
-            }
-            let parsed = serde_json::from_slice::<TokenRequest<'_>>(&bytes).is_ok();
-            let mut response = Response::new(Body::from(if parsed { body } else { Bytes::new() }));
-            for (name, value) in headers.iter() {
-                response.headers_mut().insert(name.clone(), value.clone());
-            }
-            Ok::<_, Infallible>(response)
-        }
-    });
-    app = app
-        .route("/static/{room}", get(static_page))
-        .route_service("/static-token", static_token);
+    let controls = block_on(Controls::capture(app.clone()))?;
+    app = app.merge(controls.routes());
 
     let mut answered = 0;
     for _ in 0..n {

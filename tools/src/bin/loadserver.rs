@@ -48,14 +48,15 @@ use aws_lc_rs::{
     rand::SystemRandom,
     signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair},
 };
-use axum::{Router, body::Bytes, routing::get};
-use http::{HeaderName, HeaderValue, header, request::Parts};
+use axum::{Router, routing::get};
+use http::{HeaderName, request::Parts};
 use tower::ServiceExt;
 use tower_callstats::{
     Callstats, ConferenceId, ConferenceIdSource, Identity, KeyRing, SigningKey, TokenIssuer, UserId,
     audit::{Action, AuditEvent},
     calls::{BoxFuture, CallRegistry, Join, MemoryRegistry, PerCall, RedisRegistry, RegistryError},
 };
+use tower_callstats_tools::controls::Controls;
 
 /// LOAD TESTING ONLY: the user named by the `x-load-user` header, unauthenticated.
 fn load_test_identity(parts: &Parts) -> Option<Identity> {
@@ -192,61 +193,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The controls (f) and (g): the very headers and body that (c) and (d) answer for
     // user-1 in room-1, captured once from the running app, then served as constants.
-    let (page_headers, token_headers, token_body) = runtime.block_on(captured(app.clone()))?;
+    let controls = runtime.block_on(Controls::capture(app.clone()))?;
     for (path, wanted) in [("/call/room-1", true), ("/call-redis/room-1", in_redis.is_some())] {
         if wanted {
             runtime.block_on(joins_a_call(app.clone(), path))?;
         }
     }
-    let page_headers = Arc::new(page_headers);
-    let static_page = move || {
-        let headers = page_headers.clone();
-        async move {
-            let mut response = axum::response::IntoResponse::into_response("Hello, World!");
-            for (name, value) in headers.iter() {
-                response.headers_mut().insert(name.clone(), value.clone());
-            }
-            response
-        }
-    };
-    let token_headers = Arc::new(token_headers);
-    // A service, like the token endpoint (not a handler with extractors): it reads the
-    // body frame by frame, parses it, and answers the precomputed body.
-    let static_token = tower::service_fn(move |request: http::Request<axum::body::Body>| {
-        let (headers, token_body) = (token_headers.clone(), token_body.clone());
-        async move {
-            #[derive(serde::Deserialize)]
-            struct TokenRequest<'a> {
-                #[serde(rename = "conferenceID", borrow)]
-                _conference_id: Option<&'a str>,
-            }
-            let mut body = request.into_body();
-            let mut bytes = Bytes::new();
-            while let Some(Ok(frame)) = http_body_util::BodyExt::frame(&mut body).await {
-                if let Ok(data) = frame.into_data() {
-                    bytes = if bytes.is_empty() {
-                        data
-                    } else {
-                        [bytes, data].concat().into()
-                    };
-                }
-            }
-            let parsed = serde_json::from_slice::<TokenRequest<'_>>(&bytes).is_ok();
-            let mut response = http::Response::new(axum::body::Body::from(if parsed {
-                token_body
-            } else {
-                Bytes::from_static(b"{}")
-            }));
-            for (name, value) in headers.iter() {
-                response.headers_mut().insert(name.clone(), value.clone());
-            }
-            Ok::<_, std::convert::Infallible>(response)
-        }
-    });
     let stats = counts.clone();
     let app = app
-        .route("/static/{room}", get(static_page))
-        .route_service("/static-token", static_token)
+        .merge(controls.routes())
         .route("/stats", get(move || async move { stats.json() }));
 
     runtime.block_on(async move {
@@ -351,51 +306,6 @@ async fn joins_a_call(app: Router, path: &str) -> Result<(), Box<dyn std::error:
         return Err(format!("{path} answered the conferenceID {id:?}, not a per-call ID: is the registry up?").into());
     }
     Ok(())
-}
-
-/// The response headers of (c) and (d), and the body of (d), for user-1 in room-1.
-async fn captured(
-    app: Router,
-) -> Result<(Vec<(HeaderName, HeaderValue)>, Vec<(HeaderName, HeaderValue)>, Bytes), Box<dyn std::error::Error>> {
-    let keep = |headers: &http::HeaderMap, names: &[HeaderName]| {
-        names
-            .iter()
-            .filter_map(|name| Some((name.clone(), headers.get(name)?.clone())))
-            .collect::<Vec<_>>()
-    };
-    let page = http::Request::get("/cache/room-1")
-        .header("x-load-user", "user-1")
-        .body(axum::body::Body::empty())?;
-    let page = app.clone().oneshot(page).await?;
-    let page_headers = keep(
-        page.headers(),
-        &[
-            HeaderName::from_static("x-callstats-token"),
-            HeaderName::from_static("x-callstats-user-id"),
-            HeaderName::from_static("x-callstats-conference-id"),
-            header::CACHE_CONTROL,
-            header::VARY,
-        ],
-    );
-    let token = http::Request::post("/getToken")
-        .header("x-load-user", "user-1")
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(axum::body::Body::from(r#"{"conferenceID":"room-1"}"#))?;
-    let token = app.oneshot(token).await?;
-    let token_headers = keep(
-        token.headers(),
-        &[
-            header::CONTENT_TYPE,
-            header::CACHE_CONTROL,
-            header::PRAGMA,
-            header::VARY,
-        ],
-    );
-    let body = axum::body::to_bytes(token.into_body(), 64 * 1024).await?;
-    if page_headers.len() != 5 || token_headers.len() != 4 || !body.starts_with(b"{") {
-        return Err("the app did not answer user-1 with a token".into());
-    }
-    Ok((page_headers, token_headers, body))
 }
 
 /// A raw aws-lc-rs key pair and the `header.payload` bytes of a typical token.
