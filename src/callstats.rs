@@ -8,13 +8,14 @@ use http::{HeaderName, HeaderValue, header, request::Parts};
 use crate::{
     audit::{Action, AuditEvent},
     authorize::{Authorization, Authorize, SharedAuthorize},
-    conference::{ConferenceIdSource, Resolved},
+    conference::{ConferenceError, ConferenceIdSource, Resolved},
     context::CallstatsContext,
     endpoint::TokenEndpoint,
-    id::UserId,
+    id::{ConferenceId, UserId},
     identity::{FromExtensions, GetIdentity, Identity, SharedGetIdentity},
     jwks::JwksService,
     layer::CallstatsLayer,
+    prepared::Prepared,
     rejection::Rejection,
     token::TokenIssuer,
     user_id::{CallstatsUser, UserIdStrategy},
@@ -81,9 +82,53 @@ pub struct Callstats {
     conference_server_id: Option<UserId>,
     vary: Option<HeaderValue>,
     authorize: Option<SharedAuthorize>,
+    /// The prepared contexts of the layer or endpoint made from this configuration;
+    /// `None` here, in the configuration itself.
+    prepared: Option<Arc<Prepared>>,
 }
 
 /// A token decision that may have to wait (for an asynchronous [`Authorize`] hook).
+/// What a request is to be granted.
+pub(crate) enum Want {
+    /// A context prepared for an earlier request of the same user and room.
+    Prepared(CallstatsContext),
+    /// A new context, for `user` in `conference`; kept as prepared when `prepare` is set
+    /// (the request alone named the room).
+    New {
+        user: CallstatsUser,
+        conference: Option<Resolved>,
+        force_new: bool,
+        prepare: bool,
+    },
+}
+
+impl Want {
+    /// A new context for `user` in `conference`, not to be prepared (the request alone
+    /// did not name the room).
+    pub(crate) fn new(user: CallstatsUser, conference: Option<Resolved>, force_new: bool) -> Self {
+        Want::New {
+            user,
+            conference,
+            force_new,
+            prepare: false,
+        }
+    }
+
+    fn user(&self) -> &CallstatsUser {
+        match self {
+            Want::Prepared(context) => context.user(),
+            Want::New { user, .. } => user,
+        }
+    }
+
+    fn conference(&self) -> Option<&ConferenceId> {
+        match self {
+            Want::Prepared(context) => context.conference_id(),
+            Want::New { conference, .. } => conference.as_ref().map(|c| &c.id),
+        }
+    }
+}
+
 pub(crate) enum Grant {
     Ready(Result<CallstatsContext, Rejection>),
     Later(Pin<Box<dyn Future<Output = Result<CallstatsContext, Rejection>> + Send + 'static>>),
@@ -115,6 +160,7 @@ impl Callstats {
             conference_server_id: None,
             vary: vary_value([header::COOKIE, header::AUTHORIZATION]),
             authorize: None,
+            prepared: None,
         }
     }
 
@@ -176,18 +222,27 @@ impl Callstats {
     /// headers. Its own settings (header names, `require_authentication`) are on
     /// [`CallstatsLayer`].
     pub fn layer(&self) -> CallstatsLayer {
-        CallstatsLayer::new(self.clone())
+        CallstatsLayer::new(self.preparing())
     }
 
     /// The `POST /getToken` service that callstats.js' `tokenGenerator` calls. Its own
     /// settings (body limit, conferenceID sources) are on [`TokenEndpoint`].
     pub fn endpoint(&self) -> TokenEndpoint {
-        TokenEndpoint::new(self.clone())
+        TokenEndpoint::new(self.preparing())
     }
 
     /// `GET /.well-known/jwks.json`: the public keys of the issuer's key ring.
     pub fn jwks(&self) -> JwksService {
         JwksService::new(self.issuer.keys().clone())
+    }
+
+    /// A copy of this configuration with its own prepared contexts, for a layer or an
+    /// endpoint: a context always matches the configuration that made it.
+    fn preparing(&self) -> Self {
+        Self {
+            prepared: Prepared::for_issuer(&self.issuer),
+            ..self.clone()
+        }
     }
 
     pub(crate) fn conference_source(&self) -> Option<&ConferenceIdSource> {
@@ -208,41 +263,83 @@ impl Callstats {
         self.user_id.derive(identity).map_err(|e| self.reject(e.into(), None))
     }
 
-    /// Asks the [`Authorize`] hook, then signs (or reuses) a token.
-    pub(crate) fn grant(
+    /// What to grant `user` in the room `conference` that the request names (as read,
+    /// not yet validated): the prepared context when there is one (unless the client
+    /// forces a new token), else a new one, validated here, that will be prepared.
+    pub(crate) fn want(
         &self,
-        identity: &Identity,
-        user: CallstatsUser,
-        conference: Option<Resolved>,
+        user: &CallstatsUser,
+        conference: Option<&str>,
         force_new: bool,
-    ) -> Grant {
+    ) -> Result<Want, ConferenceError> {
+        if let (Some(prepared), false) = (&self.prepared, force_new) {
+            if let Some(context) = prepared.get(&self.issuer, user, conference) {
+                return Ok(Want::Prepared(context));
+            }
+        }
+        let conference = match conference {
+            Some(raw) => Some(Resolved {
+                id: ConferenceId::new(raw)?,
+                call_started_at: None,
+            }),
+            None => None,
+        };
+        Ok(Want::New {
+            user: user.clone(),
+            conference,
+            force_new,
+            prepare: true,
+        })
+    }
+
+    /// Asks the [`Authorize`] hook, then hands out the prepared context, or signs (or
+    /// reuses) a token for a new one.
+    pub(crate) fn grant(&self, identity: &Identity, want: Want) -> Grant {
         let decision = match &self.authorize {
             None => Authorization::Allow,
-            Some(hook) => hook.authorize(identity, conference.as_ref().map(|c| &c.id)),
+            Some(hook) => hook.authorize(identity, want.conference()),
         };
         match decision {
-            Authorization::Allow => Grant::Ready(self.context(user, conference, force_new)),
-            Authorization::Deny => Grant::Ready(Err(self.forbidden(&user, conference.as_ref()))),
+            Authorization::Allow => Grant::Ready(self.fulfil(want)),
+            Authorization::Deny => Grant::Ready(Err(self.forbidden(&want))),
             Authorization::Later(decision) => {
                 let this = self.clone();
                 Grant::Later(Box::pin(async move {
                     if decision.await {
-                        this.context(user, conference, force_new)
+                        this.fulfil(want)
                     } else {
-                        Err(this.forbidden(&user, conference.as_ref()))
+                        Err(this.forbidden(&want))
                     }
                 }))
             }
         }
     }
 
-    fn forbidden(&self, user: &CallstatsUser, conference: Option<&Resolved>) -> Rejection {
-        let rejection = Rejection::conference_forbidden(conference.map(|c| &c.id));
-        self.reject(rejection, Some(user.id()))
+    fn forbidden(&self, want: &Want) -> Rejection {
+        let rejection = Rejection::conference_forbidden(want.conference());
+        self.reject(rejection, Some(want.user().id()))
     }
 
-    /// Signs (or reuses) a token and assembles the context.
-    pub(crate) fn context(
+    fn fulfil(&self, want: Want) -> Result<CallstatsContext, Rejection> {
+        match want {
+            Want::Prepared(context) => Ok(context),
+            Want::New {
+                user,
+                conference,
+                force_new,
+                prepare,
+            } => {
+                let context = self.context(user, conference, force_new)?;
+                if let (Some(prepared), true) = (&self.prepared, prepare) {
+                    prepared.insert(&context);
+                }
+                Ok(context)
+            }
+        }
+    }
+
+    /// A new context: the issuer's token (cached, or signed now) for `user`.
+    fn context(
         &self,
         user: CallstatsUser,
         conference: Option<Resolved>,

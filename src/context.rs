@@ -1,6 +1,9 @@
 //! What the layer and the endpoint hand to the app: [`CallstatsContext`].
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use http::HeaderValue;
 
 use crate::{
     conference::Resolved,
@@ -42,12 +45,23 @@ use crate::{
 /// ```
 #[derive(Debug, Clone)]
 pub struct CallstatsContext {
+    // One reference count to clone: the layer hands a cached context to every request of
+    // the same user and room.
+    inner: Arc<ContextInner>,
+}
+
+#[derive(Debug)]
+struct ContextInner {
     app_id: Arc<str>,
     user: CallstatsUser,
     conference_id: Option<ConferenceId>,
+    /// The conferenceID percent-encoded as a header value, built once with the context.
+    conference_header: Option<HeaderValue>,
     call_started_at: Option<u64>,
     token: Arc<IssuedToken>,
     conference_server_id: Option<UserId>,
+    /// The token endpoint's answer, written the first time the endpoint sends it.
+    body: OnceLock<Bytes>,
 }
 
 impl CallstatsContext {
@@ -64,60 +78,65 @@ impl CallstatsContext {
             None => (None, None),
         };
         Self {
-            app_id,
-            user,
-            conference_id,
-            call_started_at,
-            token,
-            conference_server_id,
+            inner: Arc::new(ContextInner {
+                app_id,
+                user,
+                conference_header: conference_id.as_ref().map(ConferenceId::header_value),
+                conference_id,
+                call_started_at,
+                token,
+                conference_server_id,
+                body: OnceLock::new(),
+            }),
         }
     }
 
     /// The callstats appID.
     pub fn app_id(&self) -> &str {
-        &self.app_id
+        &self.inner.app_id
     }
 
     /// The user: the userID of the token and, in the object form, the real name.
     pub fn user(&self) -> &CallstatsUser {
-        &self.user
+        &self.inner.user
     }
 
     /// The userID in the token (the alias in the object form).
     pub fn user_id(&self) -> &UserId {
-        self.user.id()
+        self.inner.user.id()
     }
 
     /// The conferenceID, if the route has a source for it.
     pub fn conference_id(&self) -> Option<&ConferenceId> {
-        self.conference_id.as_ref()
+        self.inner.conference_id.as_ref()
     }
 
     /// When the call started, Unix seconds, when the conferenceID comes from a
     /// [`per_call`](crate::ConferenceIdSource::per_call) source: the same for everyone in
     /// the room until the call ends.
     pub fn call_started_at(&self) -> Option<u64> {
-        self.call_started_at
+        self.inner.call_started_at
     }
 
     /// The signed token.
     pub fn token(&self) -> &IssuedToken {
-        &self.token
+        &self.inner.token
     }
 
-    pub(crate) fn token_shared(&self) -> &Arc<IssuedToken> {
-        &self.token
+    /// The conferenceID's response header value (percent-encoded), if there is one.
+    pub(crate) fn conference_header(&self) -> Option<&HeaderValue> {
+        self.inner.conference_header.as_ref()
     }
 
     /// The token's expiry, Unix seconds.
     pub fn expires_at(&self) -> u64 {
-        self.token.expires_at()
+        self.inner.token.expires_at()
     }
 
     /// The configured conferenceServerID: the remoteUserID to use for a
     /// PeerConnection to the conference bridge.
     pub fn conference_server_id(&self) -> Option<&UserId> {
-        self.conference_server_id.as_ref()
+        self.inner.conference_server_id.as_ref()
     }
 
     /// The JSON a page (or the token endpoint) gets:
@@ -126,15 +145,25 @@ impl CallstatsContext {
     /// `callstats.initialize()` takes: the userID string, or the object form
     /// `{userName, aliasName}`.
     pub fn to_client_json(&self) -> serde_json::Value {
-        serde_json::to_value(self.client_json()).unwrap_or_default()
+        serde_json::to_value(self.inner.client_json()).unwrap_or_default()
     }
 
-    /// [`to_client_json`](Self::to_client_json) written straight into bytes, without
-    /// building a JSON tree: the token endpoint's response body.
-    ///
-    /// The same JSON as [`to_client_json`](Self::to_client_json), mostly copied from what
-    /// the token serialized once when it was signed.
-    pub(crate) fn client_json_bytes(&self) -> Vec<u8> {
+    /// The token endpoint's response body: [`to_client_json`](Self::to_client_json) as
+    /// bytes, written once per context (a cached context answers with a copy of a
+    /// pointer).
+    pub(crate) fn body(&self) -> Bytes {
+        self.inner
+            .body
+            .get_or_init(|| Bytes::from(self.inner.client_json_bytes()))
+            .clone()
+    }
+}
+
+impl ContextInner {
+    /// [`to_client_json`](CallstatsContext::to_client_json) written straight into bytes,
+    /// without building a JSON tree, mostly copied from what the token serialized once
+    /// when it was signed.
+    fn client_json_bytes(&self) -> Vec<u8> {
         use std::io::Write as _;
 
         let token = self.token.json();
@@ -282,8 +311,7 @@ mod tests {
                                 token.clone(),
                                 server,
                             );
-                            let written: serde_json::Value =
-                                serde_json::from_slice(&context.client_json_bytes()).unwrap();
+                            let written: serde_json::Value = serde_json::from_slice(&context.body()).unwrap();
                             assert_eq!(written, context.to_client_json());
                         }
                     }

@@ -80,6 +80,7 @@ pub mod keys;
 pub mod layer;
 #[cfg(feature = "metrics")]
 pub mod metrics;
+mod prepared;
 mod rejection;
 mod response;
 pub mod token;

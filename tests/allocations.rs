@@ -148,12 +148,13 @@ fn allocations_per_request_on_the_cached_paths() {
         "allocations per request: bare inner service {bare}, layer (cached token) {layer}, token endpoint (cached token) {endpoint}"
     );
     assert_eq!(bare, 0, "the control allocates nothing");
-    // The layer (8 before the hot path was cut down): the conferenceID's string, its
-    // header value, the context's box in the request extensions, and the response's
-    // header map (its index and its entries). The token, the userID's header value and
-    // the rest come from the cache entry, already in their final form.
-    assert_eq!(layer, 5, "layer");
-    // The endpoint (31 before): its boxed future, the conferenceID's string, the JSON
-    // body, the body's `Bytes`, and the response's header map (index and entries).
-    assert_eq!(endpoint, 6, "endpoint");
+    // The layer (8 in 0.1.0, 5 before the prepared contexts): the context's box in the
+    // request extensions, and the response's header map (its index and its entries).
+    // The context, the token and the three header values come from the prepared
+    // context of this user and room, already in their final form.
+    assert_eq!(layer, 3, "layer");
+    // The endpoint (31 in 0.1.0, 6 before the prepared contexts): its boxed future and
+    // the response's header map (index and entries). The body is the prepared
+    // context's, written once.
+    assert_eq!(endpoint, 3, "endpoint");
 }

@@ -288,6 +288,17 @@ impl ConferenceIdSource {
         }
     }
 
+    /// The conferenceID as this request names it, read but not yet validated, when the
+    /// request alone names it: the same request always names the same room. `None` for
+    /// the sources that do not ([`generated`](Self::generated), [`custom`](Self::custom),
+    /// [`per_call`](Self::per_call)): their conferenceID comes from
+    /// [`start`](Self::start).
+    ///
+    /// The layer and the endpoint key their finished answers on this value.
+    pub(crate) fn named<'a>(&self, parts: &'a Parts) -> Option<Result<Cow<'a, str>, ConferenceError>> {
+        (self.per_call.is_none() && self.kind.is_named()).then(|| extract_raw(&self.kind, parts))
+    }
+
     /// The conferenceID now, or a future of it when the registry must be asked.
     pub(crate) fn start(&self, parts: &Parts) -> Resolution {
         let room = match extract_raw(&self.kind, parts).and_then(|raw| Ok(ConferenceId::new(raw)?)) {
@@ -310,6 +321,19 @@ impl ConferenceIdSource {
         match calls.join(room) {
             Join::Ready(joined) => Resolution::Ready(resolved(joined)),
             Join::Pending(joined) => Resolution::Pending(Box::pin(async move { resolved(joined.await) })),
+        }
+    }
+}
+
+impl Kind {
+    /// Whether the request alone names the conferenceID; see [`ConferenceIdSource::named`].
+    fn is_named(&self) -> bool {
+        match self {
+            #[cfg(feature = "axum")]
+            Kind::RouteParam(_) => true,
+            Kind::Template(..) | Kind::Url(_) | Kind::Query(_) | Kind::Header(_) => true,
+            Kind::Sha1(inner) => inner.is_named(),
+            Kind::Generated | Kind::Custom(_) => false,
         }
     }
 }

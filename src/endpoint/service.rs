@@ -18,11 +18,11 @@ use super::{
     request::{self, referer_as_request},
 };
 use crate::{
-    callstats::{Callstats, Grant},
-    conference::{ConferenceIdSource, Resolution, Resolved},
-    id::ConferenceId,
+    callstats::{Callstats, Grant, Want},
+    conference::{ConferenceIdSource, Resolution},
     rejection::Rejection,
     response,
+    user_id::CallstatsUser,
 };
 
 /// The token endpoint service; from [`Callstats::endpoint`]. See the [module
@@ -183,53 +183,67 @@ impl EndpointConfig {
             .await
             .map_err(|r| callstats.reject(r, Some(user.id())))?;
         let token_request = request::parse(&parts, &bytes).map_err(|r| callstats.reject(r, Some(user.id())))?;
-        let conference = self
-            .conference(&parts, token_request.conference_id.as_deref())
+        let want = self
+            .want(
+                &parts,
+                &user,
+                token_request.conference_id.as_deref(),
+                token_request.force_new,
+            )
             .await
             .map_err(|r| callstats.reject(r, Some(user.id())))?;
-        let context = match callstats.grant(&identity, user, conference, token_request.force_new) {
+        let context = match callstats.grant(&identity, want) {
             Grant::Ready(granted) => granted?,
             Grant::Later(granted) => granted.await?,
         };
 
-        let mut response = response::json(StatusCode::OK, context.client_json_bytes());
+        let mut response = response::json(StatusCode::OK, context.body());
         let headers = response.headers_mut();
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
         response::vary(headers, callstats.vary_header());
         Ok(response)
     }
 
-    async fn conference(&self, parts: &Parts, from_body: Option<&str>) -> Result<Option<Resolved>, Rejection> {
+    /// What the request is to be granted, for the conferenceID from the body, the
+    /// Referer or the configured source (in that order), or none.
+    async fn want(
+        &self,
+        parts: &Parts,
+        user: &CallstatsUser,
+        from_body: Option<&str>,
+        force_new: bool,
+    ) -> Result<Want, Rejection> {
         if self.reads_body_conference() {
             if let Some(value) = from_body {
-                return ConferenceId::new(value)
-                    .map(|id| {
-                        Some(Resolved {
-                            id,
-                            call_started_at: None,
-                        })
-                    })
-                    .map_err(|e| Rejection::bad_request("invalid_conference_id", e.to_string()));
+                return Ok(self.callstats.want(user, Some(value), force_new)?);
             }
         }
         if let Some(source) = &self.conference_from_referer {
             if let Some(referer) = parts.headers.get(header::REFERER) {
                 let referer_parts = referer_as_request(referer)?;
-                return Ok(Some(resolve(source, &referer_parts).await?));
+                return self.want_from(source, &referer_parts, user, force_new).await;
             }
         }
         match &self.conference {
-            Some(source) => Ok(Some(resolve(source, parts).await?)),
-            None => Ok(None),
+            Some(source) => self.want_from(source, parts, user, force_new).await,
+            None => Ok(self.callstats.want(user, None, force_new)?),
         }
     }
-}
 
-/// A source's conferenceID, waiting for a call registry when it must.
-async fn resolve(source: &ConferenceIdSource, parts: &Parts) -> Result<Resolved, Rejection> {
-    let resolved = match source.start(parts) {
-        Resolution::Ready(resolved) => resolved,
-        Resolution::Pending(resolved) => resolved.await,
-    };
-    Ok(resolved?)
+    async fn want_from(
+        &self,
+        source: &ConferenceIdSource,
+        parts: &Parts,
+        user: &CallstatsUser,
+        force_new: bool,
+    ) -> Result<Want, Rejection> {
+        if let Some(room) = source.named(parts) {
+            return Ok(self.callstats.want(user, Some(&room?), force_new)?);
+        }
+        let resolved = match source.start(parts) {
+            Resolution::Ready(resolved) => resolved,
+            Resolution::Pending(resolved) => resolved.await,
+        }?;
+        Ok(Want::new(user.clone(), Some(resolved), force_new))
+    }
 }

@@ -103,8 +103,8 @@ where
                         panic!("ResponseFuture polled after completion");
                     };
                     match decision {
-                        Decision::Issue(context, issued) => {
-                            parts.extensions.insert(context);
+                        Decision::Issue(issued) => {
+                            parts.extensions.insert(issued.context().clone());
                             State::Inner {
                                 future: service.call(Request::from_parts(parts, body)),
                                 issued: Some(issued),

@@ -1,17 +1,16 @@
 use std::{fmt, future::Future, pin::Pin, sync::Arc};
 
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, request::Parts};
+use http::{HeaderMap, HeaderName, StatusCode, request::Parts};
 use tower_layer::Layer;
 
 use super::CallstatsService;
 use crate::{
-    callstats::{Callstats, Grant},
-    conference::{ConferenceError, Resolution, Resolved},
+    callstats::{Callstats, Grant, Want},
+    conference::{ConferenceError, Resolution},
     context::CallstatsContext,
     identity::Identity,
     rejection::Rejection,
     response,
-    token::IssuedToken,
     user_id::CallstatsUser,
 };
 
@@ -47,17 +46,17 @@ pub(crate) struct LayerConfig {
 pub(crate) enum Decision {
     PassThrough,
     Reject(Rejection),
-    Issue(CallstatsContext, Issued),
+    Issue(Issued),
     /// The decision waits for an asynchronous hook.
     Later(Pin<Box<dyn Future<Output = Decision> + Send + 'static>>),
 }
 
-/// What the response of an authenticated request gets: the token (with the userID's
-/// header value, built once with the token) and the conferenceID's header value.
+/// What an authenticated request gets: the context for the handler, and the headers
+/// for the response, in their final form in the context (the token's, the userID's and
+/// the conferenceID's header values are built once, with the token and the context).
 pub(crate) struct Issued {
     config: Arc<LayerConfig>,
-    token: Arc<IssuedToken>,
-    conference: Option<HeaderValue>,
+    context: CallstatsContext,
 }
 
 impl fmt::Debug for CallstatsLayer {
@@ -143,18 +142,26 @@ impl LayerConfig {
             Ok(user) => user,
             Err(rejection) => return Decision::Reject(rejection),
         };
-        let conference = match callstats.conference_source().map(|source| source.start(parts)) {
-            None => None,
-            Some(Resolution::Ready(resolved)) => Some(resolved),
-            // The call registry must be asked: decide when it answers.
-            Some(Resolution::Pending(resolved)) => {
-                let config = config.clone();
-                return Decision::Later(Box::pin(async move {
-                    Self::granted(&config, &identity, user, Some(resolved.await))
-                }));
-            }
+        let want = match callstats.conference_source() {
+            None => callstats.want(&user, None, false),
+            // The request names the room: its prepared context, if there is one.
+            Some(source) => match source.named(parts) {
+                Some(Ok(room)) => callstats.want(&user, Some(&room), false),
+                Some(Err(error)) => Err(error),
+                None => match source.start(parts) {
+                    Resolution::Ready(resolved) => resolved.map(|c| Want::new(user.clone(), Some(c), false)),
+                    // The call registry must be asked: decide when it answers.
+                    Resolution::Pending(resolved) => {
+                        let config = config.clone();
+                        return Decision::Later(Box::pin(async move {
+                            let want = resolved.await.map(|c| Want::new(user.clone(), Some(c), false));
+                            Self::granted(&config, &identity, &user, want)
+                        }));
+                    }
+                },
+            },
         };
-        Self::granted(config, &identity, user, conference)
+        Self::granted(config, &identity, &user, want)
     }
 
     /// Refuses an invalid conferenceID, or asks the [`Authorize`](crate::authorize::Authorize)
@@ -162,12 +169,12 @@ impl LayerConfig {
     fn granted(
         config: &Arc<LayerConfig>,
         identity: &Identity,
-        user: CallstatsUser,
-        conference: Option<Result<Resolved, ConferenceError>>,
+        user: &CallstatsUser,
+        want: Result<Want, ConferenceError>,
     ) -> Decision {
         let callstats = &config.callstats;
-        let conference = match conference.transpose() {
-            Ok(conference) => conference,
+        let want = match want {
+            Ok(want) => want,
             Err(error) => {
                 if error.is_server_error() {
                     tracing::error!(target: "tower_callstats::layer", %error, "misconfigured conferenceID source");
@@ -175,7 +182,7 @@ impl LayerConfig {
                 return Decision::Reject(callstats.reject(error.into(), Some(user.id())));
             }
         };
-        match callstats.grant(identity, user, conference, false) {
+        match callstats.grant(identity, want) {
             Grant::Ready(granted) => Self::issue(config, granted),
             Grant::Later(granted) => {
                 let config = config.clone();
@@ -186,24 +193,21 @@ impl LayerConfig {
 
     fn issue(config: &Arc<LayerConfig>, granted: Result<CallstatsContext, Rejection>) -> Decision {
         match granted {
-            Ok(context) => {
-                let conference = match (&config.conference_id_header, context.conference_id()) {
-                    (Some(_), Some(conference)) => Some(conference.header_value()),
-                    _ => None,
-                };
-                let issued = Issued {
-                    config: config.clone(),
-                    token: context.token_shared().clone(),
-                    conference,
-                };
-                Decision::Issue(context, issued)
-            }
+            Ok(context) => Decision::Issue(Issued {
+                config: config.clone(),
+                context,
+            }),
             Err(rejection) => Decision::Reject(rejection),
         }
     }
 }
 
 impl Issued {
+    /// The context, for the request's extensions.
+    pub(crate) fn context(&self) -> &CallstatsContext {
+        &self.context
+    }
+
     /// Adds the token and ID headers to a response, if it is a success (2xx).
     ///
     /// Anything else gets nothing: a 4xx or 5xx is an error, a 3xx (a redirect that
@@ -215,9 +219,10 @@ impl Issued {
             return;
         }
         let config = &*self.config;
+        let token = self.context.token();
         headers.reserve(5);
         if let Some(name) = &config.token_header {
-            headers.insert(name.clone(), self.token.header_value().clone());
+            headers.insert(name.clone(), token.header_value().clone());
             // A bearer credential: never stored by a browser or a shared cache, whatever
             // the app chose.
             response::no_store(headers);
@@ -225,10 +230,10 @@ impl Issued {
             response::no_store(headers);
         }
         if let Some(name) = &config.user_id_header {
-            headers.insert(name.clone(), self.token.user_id_header().clone());
+            headers.insert(name.clone(), token.user_id_header().clone());
         }
-        if let (Some(name), Some(value)) = (&config.conference_id_header, self.conference) {
-            headers.insert(name.clone(), value);
+        if let (Some(name), Some(value)) = (&config.conference_id_header, self.context.conference_header()) {
+            headers.insert(name.clone(), value.clone());
         }
         response::vary(headers, config.callstats.vary_header());
     }

@@ -68,8 +68,8 @@ where
             // leaves that readiness unused, as tower-http's validating middleware does.
             Decision::PassThrough => ResponseFuture::inner(self.inner.call(Request::from_parts(parts, body)), None),
             Decision::Reject(rejection) => ResponseFuture::rejected(rejection.response()),
-            Decision::Issue(context, issued) => {
-                parts.extensions.insert(context);
+            Decision::Issue(issued) => {
+                parts.extensions.insert(issued.context().clone());
                 ResponseFuture::inner(self.inner.call(Request::from_parts(parts, body)), Some(issued))
             }
             // An asynchronous hook decides later. The readied service goes into the

@@ -63,8 +63,14 @@ impl TokenCache {
     /// the margin of life left.
     pub(super) fn get(&self, key: &CacheKeyRef<'_>, now: u64) -> Option<Arc<IssuedToken>> {
         let token = self.tokens.get(key)?;
+        self.fresh(&token, now).then_some(token)
+    }
+
+    /// Whether `token` was issued no later than `now` and has at least the margin of
+    /// life left: whether the cache would still hand it out.
+    pub(super) fn fresh(&self, token: &IssuedToken, now: u64) -> bool {
         let claims = token.claims();
-        (claims.exp.saturating_sub(now) >= self.margin && claims.iat <= now).then_some(token)
+        claims.exp.saturating_sub(now) >= self.margin && claims.iat <= now
     }
 
     pub(super) fn insert(&self, key: CacheKey, token: Arc<IssuedToken>) {

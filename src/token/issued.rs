@@ -24,6 +24,8 @@ pub struct IssuedToken {
     /// time the token endpoint answers with this token (the layer never needs them).
     pub(super) json: OnceLock<TokenJson>,
     pub(super) claims: Claims,
+    /// The signing key instance ([`SigningKey::serial`](crate::SigningKey)).
+    pub(super) key_serial: u64,
 }
 
 /// The parts of [`CallstatsContext::to_client_json`](crate::CallstatsContext::to_client_json)

@@ -169,6 +169,28 @@ impl TokenIssuer {
         Ok(token)
     }
 
+    /// Whether the token cache would hand `token` out again now, in place of a lookup:
+    /// the cache is on, `token` was signed by the active key and still has the cache's
+    /// margin of life left. A reuse is recorded like the cache's own.
+    ///
+    /// The layer and the endpoint keep their finished answers while this holds, so they
+    /// never hand out a token the cache would not.
+    pub(crate) fn reuse(&self, token: &IssuedToken, conference: Option<&ConferenceId>) -> bool {
+        let inner = &*self.inner;
+        let Some(cache) = &inner.cache else { return false };
+        let reusable =
+            token.key_serial == inner.keys.active_ref().serial() && cache.fresh(token, inner.clock.unix_now());
+        if reusable {
+            self.record(Action::Reused, token, conference);
+        }
+        reusable
+    }
+
+    /// How many tokens the cache holds at most; `None` when the cache is off.
+    pub(crate) fn cache_capacity(&self) -> Option<u64> {
+        self.inner.cache.as_ref().map(TokenCache::capacity)
+    }
+
     fn sign(
         &self,
         key: &SigningKey,
@@ -216,6 +238,7 @@ impl TokenIssuer {
                     user_id_header: user.header_value(),
                     json: OnceLock::new(),
                     claims,
+                    key_serial: key.serial(),
                 });
                 self.record(Action::Issued, &token, conference);
                 Ok(token)
