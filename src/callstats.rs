@@ -103,17 +103,6 @@ pub(crate) enum Want {
 }
 
 impl Want {
-    /// A new context for `user` in `conference`, not to be prepared (the request alone
-    /// did not name the room).
-    pub(crate) fn new(user: CallstatsUser, conference: Option<Resolved>, force_new: bool) -> Self {
-        Want::New {
-            user,
-            conference,
-            force_new,
-            prepare: false,
-        }
-    }
-
     fn user(&self) -> &CallstatsUser {
         match self {
             Want::Prepared(context) => context.user(),
@@ -273,7 +262,7 @@ impl Callstats {
         force_new: bool,
     ) -> Result<Want, ConferenceError> {
         if let (Some(prepared), false) = (&self.prepared, force_new) {
-            if let Some(context) = prepared.get(&self.issuer, user, conference) {
+            if let Some(context) = prepared.get(&self.issuer, user, conference, None) {
                 return Ok(Want::Prepared(context));
             }
         }
@@ -290,6 +279,31 @@ impl Callstats {
             force_new,
             prepare: true,
         })
+    }
+
+    /// What to grant `user` in a conference that a source resolved (a per-call
+    /// conferenceID, or a generated or custom one): the prepared context when
+    /// `prepare` is set and there is one (unless the client forces a new token), else a
+    /// new one, prepared when `prepare` is set.
+    pub(crate) fn want_resolved(
+        &self,
+        user: &CallstatsUser,
+        conference: Resolved,
+        prepare: bool,
+        force_new: bool,
+    ) -> Want {
+        if let (Some(prepared), true, false) = (&self.prepared, prepare, force_new) {
+            let (id, started) = (conference.id.as_str(), conference.call_started_at);
+            if let Some(context) = prepared.get(&self.issuer, user, Some(id), started) {
+                return Want::Prepared(context);
+            }
+        }
+        Want::New {
+            user: user.clone(),
+            conference: Some(conference),
+            force_new,
+            prepare,
+        }
     }
 
     /// Asks the [`Authorize`] hook, then hands out the prepared context, or signs (or

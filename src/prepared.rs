@@ -9,9 +9,12 @@
 //! [`Callstats::endpoint`](crate::Callstats::endpoint) make it), so a context always
 //! matches the configuration that made it.
 //!
-//! Only rooms that the request alone names are prepared (see
-//! [`ConferenceIdSource::named`](crate::conference::ConferenceIdSource)): a generated,
-//! custom or per-call conferenceID is made anew for every request, as before.
+//! Prepared are the rooms that the request alone names (a route parameter, a path
+//! template, the URL, a query parameter, a header, the token request's body, or the
+//! SHA1 of one of them) and the conferenceIDs of a
+//! [`per_call`](crate::ConferenceIdSource::per_call) source (the same for everyone in
+//! the call while it lasts). A generated or custom conferenceID is made anew for every
+//! request.
 
 use std::sync::Arc;
 
@@ -61,21 +64,27 @@ impl Prepared {
     }
 
     /// The context prepared for `user` in the room `conference` (as the request names
-    /// it), if its token is still one the token cache would hand out (the reuse is then
-    /// recorded, as the cache records its own).
+    /// it, or a per-call conferenceID with its call's start), if its token is still one
+    /// the token cache would hand out (the reuse is then recorded, as the cache records
+    /// its own).
     pub(crate) fn get(
         &self,
         issuer: &TokenIssuer,
         user: &CallstatsUser,
         conference: Option<&str>,
+        call_started_at: Option<u64>,
     ) -> Option<CallstatsContext> {
         let key = KeyRef {
             user: user.id().as_str(),
             conference,
         };
         let context = self.contexts.get(&key)?;
-        // The key is the userID; in the object form the userName must match too.
-        (context.user() == user && issuer.reuse(context.token(), context.conference_id())).then_some(context)
+        // The key is the userID and the conferenceID; in the object form the userName
+        // must match too, and a per-call conferenceID comes with its call's start.
+        (context.user() == user
+            && context.call_started_at() == call_started_at
+            && issuer.reuse(context.token(), context.conference_id()))
+        .then_some(context)
     }
 
     /// Keeps `context` for its user and room.

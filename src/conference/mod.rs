@@ -299,6 +299,12 @@ impl ConferenceIdSource {
         (self.per_call.is_none() && self.kind.is_named()).then(|| extract_raw(&self.kind, parts))
     }
 
+    /// Whether this is a [`per_call`](Self::per_call) source: its conferenceIDs repeat
+    /// for as long as their call lasts, so answers for them are worth preparing.
+    pub(crate) fn is_per_call(&self) -> bool {
+        self.per_call.is_some()
+    }
+
     /// The conferenceID now, or a future of it when the registry must be asked.
     pub(crate) fn start(&self, parts: &Parts) -> Resolution {
         let room = match extract_raw(&self.kind, parts).and_then(|raw| Ok(ConferenceId::new(raw)?)) {

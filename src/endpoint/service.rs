@@ -244,6 +244,8 @@ impl EndpointConfig {
             Resolution::Ready(resolved) => resolved,
             Resolution::Pending(resolved) => resolved.await,
         }?;
-        Ok(Want::new(user.clone(), Some(resolved), force_new))
+        Ok(self
+            .callstats
+            .want_resolved(user, resolved, source.is_per_call(), force_new))
     }
 }

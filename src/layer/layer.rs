@@ -149,12 +149,18 @@ impl LayerConfig {
                 Some(Ok(room)) => callstats.want(&user, Some(&room), false),
                 Some(Err(error)) => Err(error),
                 None => match source.start(parts) {
-                    Resolution::Ready(resolved) => resolved.map(|c| Want::new(user.clone(), Some(c), false)),
+                    Resolution::Ready(resolved) => {
+                        resolved.map(|c| callstats.want_resolved(&user, c, source.is_per_call(), false))
+                    }
                     // The call registry must be asked: decide when it answers.
                     Resolution::Pending(resolved) => {
                         let config = config.clone();
+                        let prepare = source.is_per_call();
                         return Decision::Later(Box::pin(async move {
-                            let want = resolved.await.map(|c| Want::new(user.clone(), Some(c), false));
+                            let callstats = &config.callstats;
+                            let want = resolved
+                                .await
+                                .map(|c| callstats.want_resolved(&user, c, prepare, false));
                             Self::granted(&config, &identity, &user, want)
                         }));
                     }
