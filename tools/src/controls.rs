@@ -1,5 +1,15 @@
-//! The load controls (f) and (g): what the layer's and the token endpoint's answers cost
-//! when nothing but their bytes is paid.
+//! The load controls: what the layer's and the token endpoint's answers cost when
+//! nothing but what they cannot avoid is paid.
+//!
+//! - (e) [`raw_sign_route`]: one raw aws-lc-rs ES256 signature of a token's signing
+//!   input in the handler, what the cache-off layer would cost if it added nothing but
+//!   the signature;
+//! - (f) and (g) [`Controls::routes`]: the very headers and body of the layer and the
+//!   endpoint, precomputed;
+//! - (j) [`Controls::floor_route`]: the floor of any layer of this shape, which hands
+//!   the handler a context and the client these headers: mounted with axum's
+//!   `route_layer`, it asks the app for the identity, puts one shared value into the
+//!   request extensions, and adds (f)'s precomputed headers to the response.
 //!
 //! [`Controls::capture`] asks an app for user-1's room page (`GET /cache/room-1`) and
 //! token (`POST /getToken`), once; [`Controls::routes`] then serves the very same
@@ -11,11 +21,46 @@
 
 use std::{convert::Infallible, error::Error, sync::Arc};
 
+use aws_lc_rs::{
+    rand::SystemRandom,
+    signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair},
+};
 use axum::{Router, body::Body, routing::get};
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, header, request::Parts};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
+use tower_callstats::{Identity, SigningKey, TokenIssuer, UserId};
+
+/// A raw aws-lc-rs key pair and the `header.payload` bytes of a typical token.
+pub type RawSigner = (Arc<EcdsaKeyPair>, Arc<[u8]>);
+
+/// Makes a [`RawSigner`]: a new key, and the signing input of a token the crate signs
+/// for user-1 with it.
+pub fn raw_signer() -> Result<RawSigner, Box<dyn Error>> {
+    let key = SigningKey::generate("load-key")?;
+    let pair = EcdsaKeyPair::from_private_key_der(
+        &ECDSA_P256_SHA256_FIXED_SIGNING,
+        pem::parse(key.to_pkcs8_pem())?.contents(),
+    )
+    .map_err(|e| e.to_string())?;
+    let issuer = TokenIssuer::builder("load-app", key).cache(false).build()?;
+    let token = issuer.issue(&UserId::new("user-1")?, None)?;
+    let jwt = token.jwt();
+    let signing_input = &jwt.as_bytes()[..jwt.rfind('.').unwrap_or(jwt.len())];
+    Ok((Arc::new(pair), signing_input.into()))
+}
+
+/// (e) `GET /rawsign/{room}`: no layer, the route shape of the cache-off layer's route;
+/// the handler makes one raw signature, then answers hello world.
+pub fn raw_sign_route((pair, signing_input): RawSigner) -> Router {
+    let raw_sign = move || {
+        let rng = SystemRandom::new();
+        let ok = pair.sign(&rng, &signing_input).is_ok();
+        async move { if ok { "Hello, World!" } else { "signing failed" } }
+    };
+    Router::new().route("/rawsign/{room}", get(raw_sign))
+}
 
 type Headers = Arc<Vec<(HeaderName, HeaderValue)>>;
 
@@ -84,6 +129,32 @@ impl Controls {
             token_headers,
             token_body,
         })
+    }
+
+    /// (j) `GET /floor/{room}`: hello world behind one `route_layer` that asks
+    /// `identity` for the user, puts one shared value (a stand-in for the context) into
+    /// the request extensions of a known one, and adds (f)'s headers to the response (the
+    /// load's users are all known).
+    pub fn floor_route<F>(&self, identity: F) -> Router
+    where
+        F: Fn(&Parts) -> Option<Identity> + Clone + Send + Sync + 'static,
+    {
+        #[derive(Clone)]
+        struct Context(#[allow(dead_code)] Arc<str>);
+        let context = Context("user-1".into());
+        let headers = self.page_headers.clone();
+        let floor = tower::ServiceBuilder::new()
+            .map_response(move |response: Response<Body>| with_headers(response, &headers))
+            .map_request(move |request: Request<Body>| {
+                let (mut parts, body) = request.into_parts();
+                if identity(&parts).is_some() {
+                    parts.extensions.insert(context.clone());
+                }
+                Request::from_parts(parts, body)
+            });
+        Router::new()
+            .route("/floor/{room}", get(|| async { "Hello, World!" }))
+            .route_layer(floor)
     }
 
     /// `GET /static/{room}` (f) and `POST /static-token` (g).

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo build --release -p tower-callstats-tools --bin hotpath
-//! for route in cache static token static-token; do
+//! for route in cache static floor token static-token nocache rawsign; do
 //!   for n in 1000 11000; do
 //!     valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.$route.$n target/release/hotpath $route $n 2>&1 | grep Collected
 //!   done
@@ -14,7 +14,10 @@
 //!
 //! Routes: `cache` (the layer, cached token, conferenceID from the route), `static` (the
 //! same answer with the layer's headers precomputed: the control (f) of scripts/load.sh),
-//! `token` (the token endpoint, cached token), `static-token` (the control (g)).
+//! `floor` (the control (j): the floor of any layer of this shape), `token` (the token
+//! endpoint, cached token), `static-token` (the control (g)), `nocache` (the layer with
+//! the token cache off: one signature per request) and `rawsign` (the control (e): one
+//! raw signature in the handler).
 //! Test harness only: it trusts an `x-load-user` header as the user.
 
 use std::{
@@ -26,8 +29,8 @@ use std::{
 use axum::{Router, body::Body, routing::get};
 use http::{HeaderName, Request, header, request::Parts};
 use tower::{Service, ServiceExt};
-use tower_callstats::{Callstats, ConferenceIdSource, Identity, SigningKey, TokenIssuer};
-use tower_callstats_tools::controls::Controls;
+use tower_callstats::{Callstats, ConferenceIdSource, Identity, KeyRing, SigningKey, TokenIssuer};
+use tower_callstats_tools::controls::{Controls, raw_sign_route, raw_signer};
 
 fn identity(parts: &Parts) -> Option<Identity> {
     // The app's session lookup, as the load server does it: a known user, no allocation.
@@ -50,6 +53,9 @@ fn request(route: &str) -> Request<Body> {
     let (method, path, body) = match route {
         "cache" => ("GET", "/cache/room-1", ""),
         "static" => ("GET", "/static/room-1", ""),
+        "floor" => ("GET", "/floor/room-1", ""),
+        "nocache" => ("GET", "/nocache/room-1", ""),
+        "rawsign" => ("GET", "/rawsign/room-1", ""),
         "token" => ("POST", "/getToken", r#"{"conferenceID":"room-1"}"#),
         _ => ("POST", "/static-token", r#"{"conferenceID":"room-1"}"#),
     };
@@ -67,18 +73,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let route = args.next().unwrap_or_else(|| "cache".into());
     let n: u64 = args.next().unwrap_or_else(|| "1000".into()).parse()?;
 
-    let issuer = TokenIssuer::builder("load-app", SigningKey::generate("load-key")?).build()?;
-    let callstats = Callstats::new(issuer)
-        .identity(identity)
-        .conference_id(ConferenceIdSource::route_param("room"));
+    let keys = KeyRing::new(SigningKey::generate("load-key")?);
+    let issuer = TokenIssuer::builder("load-app", keys.clone()).build()?;
+    let uncached = TokenIssuer::builder("load-app", keys).cache(false).build()?;
+    let callstats = |issuer| {
+        Callstats::new(issuer)
+            .identity(identity)
+            .conference_id(ConferenceIdSource::route_param("room"))
+    };
+    let (callstats, uncached) = (callstats(issuer), callstats(uncached));
     let mut app = Router::new()
         .route("/cache/{room}", get(|| async { "Hello, World!" }))
         .route_layer(callstats.layer())
-        .route_service("/getToken", callstats.endpoint());
+        .route_service("/getToken", callstats.endpoint())
+        .merge(
+            Router::new()
+                .route("/nocache/{room}", get(|| async { "Hello, World!" }))
+                .route_layer(uncached.layer()),
+        )
+        .merge(raw_sign_route(raw_signer()?));
 
     // The controls answer what the app answers for the same request, captured once.
     let controls = block_on(Controls::capture(app.clone()))?;
-    app = app.merge(controls.routes());
+    app = app.merge(controls.routes()).merge(controls.floor_route(identity));
 
     let mut answered = 0;
     for _ in 0..n {

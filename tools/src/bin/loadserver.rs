@@ -18,6 +18,7 @@
 //! | `GET /rawsign/{room}` | (e) control: no layer, the same route shape as (b), the handler makes one raw aws-lc-rs ES256 signature of a token-sized input, then answers like `/bare` |
 //! | `GET /static/{room}` | (f) control: no layer, the same route shape as (c), the handler answers like `/bare` with the exact headers (c) adds, precomputed: what the bytes alone cost |
 //! | `POST /static-token` | (g) control: no endpoint, the handler reads and parses the same JSON body as (d) and answers a precomputed body of the same size with the same headers |
+//! | `GET /floor/{room}` | (j) control: the floor of any layer of this shape: the route of (f) behind a `route_layer` that asks the same identity stand-in, puts one shared value into the request extensions and adds (f)'s headers |
 //! | `GET /call/{room}` | (h) the same handler behind the layer with one conferenceID per call: `per_call(route_param("room"), PerCall::new(MemoryRegistry::new()))`, sharing the cached issuer with (c) |
 //! | `GET /call-redis/{room}` | (i) the same with a `RedisRegistry` (default local cache, 2 s) in `PerCall`; only with `--redis-url` |
 //! | `GET /stats` | the audit events so far, `{"issued": N, "reused": N, "force_new_limited": N, "rejected": N, "registry_failures": N}`: the load script checks that tokens were issued, that forced re-issue is bounded and that (i) never fell back to the room key |
@@ -44,10 +45,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use aws_lc_rs::{
-    rand::SystemRandom,
-    signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair},
-};
+use aws_lc_rs::rand::SystemRandom;
 use axum::{Router, routing::get};
 use http::{HeaderName, request::Parts};
 use tower::ServiceExt;
@@ -56,7 +54,7 @@ use tower_callstats::{
     audit::{Action, AuditEvent},
     calls::{BoxFuture, CallRegistry, Join, MemoryRegistry, PerCall, RedisRegistry, RegistryError},
 };
-use tower_callstats_tools::controls::Controls;
+use tower_callstats_tools::controls::{Controls, raw_sign_route, raw_signer};
 
 /// LOAD TESTING ONLY: the user named by the `x-load-user` header, unauthenticated.
 fn load_test_identity(parts: &Parts) -> Option<Identity> {
@@ -155,17 +153,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => None,
     };
 
-    // The control (e): what (b) would cost if the layer added nothing but the signature.
-    let (pair, signing_input) = raw_signer()?;
-    let raw_sign = move || {
-        let rng = SystemRandom::new();
-        let ok = pair.sign(&rng, &signing_input).is_ok();
-        async move { if ok { "Hello, World!" } else { "signing failed" } }
-    };
-
     let app = Router::new()
         .route("/bare", get(hello))
-        .route("/rawsign/{room}", get(raw_sign))
+        // The control (e): what (b) would cost if the layer added nothing but the signature.
+        .merge(raw_sign_route(raw_signer()?))
         .merge(
             Router::new()
                 .route("/nocache/{room}", get(hello))
@@ -202,6 +193,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let stats = counts.clone();
     let app = app
         .merge(controls.routes())
+        .merge(controls.floor_route(load_test_identity))
         .route("/stats", get(move || async move { stats.json() }));
 
     runtime.block_on(async move {
@@ -306,24 +298,6 @@ async fn joins_a_call(app: Router, path: &str) -> Result<(), Box<dyn std::error:
         return Err(format!("{path} answered the conferenceID {id:?}, not a per-call ID: is the registry up?").into());
     }
     Ok(())
-}
-
-/// A raw aws-lc-rs key pair and the `header.payload` bytes of a typical token.
-type RawSigner = (Arc<EcdsaKeyPair>, Arc<[u8]>);
-
-/// Makes a [`RawSigner`].
-fn raw_signer() -> Result<RawSigner, Box<dyn std::error::Error>> {
-    let key = SigningKey::generate("load-key")?;
-    let pair = EcdsaKeyPair::from_private_key_der(
-        &ECDSA_P256_SHA256_FIXED_SIGNING,
-        pem::parse(key.to_pkcs8_pem())?.contents(),
-    )
-    .map_err(|e| e.to_string())?;
-    let issuer = TokenIssuer::builder("load-app", key).cache(false).build()?;
-    let token = issuer.issue(&UserId::new("user-1")?, None)?;
-    let jwt = token.jwt();
-    let signing_input = &jwt.as_bytes()[..jwt.rfind('.').unwrap_or(jwt.len())];
-    Ok((Arc::new(pair), signing_input.into()))
 }
 
 /// Prints the time of one raw aws-lc-rs ES256 signature over a typical signing input,
