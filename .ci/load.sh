@@ -18,7 +18,7 @@ LOAD_DURATION=${LOAD_DURATION:-1} LOAD_ROUNDS=${LOAD_ROUNDS:-1} LOAD_DISTINCT_US
   LOAD_DISTINCT_SECS=${LOAD_DISTINCT_SECS:-60} LOAD_PROFILE=${LOAD_PROFILE:-dev} LOAD_OUT="$out" bash scripts/load.sh
 
 routes=('(a) bare axum' '(b) layer, cache off' '(c) layer, cache on' '(d) token endpoint' '(e) control'
-  '(f) control' '(g) control' '(h) per call, in memory' '(j) control')
+  '(f) control' '(g) control' '(h) per call, in memory' '(j) control' '(k) control')
 if command -v redis-server >/dev/null; then
   routes+=('(i) per call, Redis')
   grep -Eq '\*\*i/c = [0-9.]+\*\* with Redis .*fell back to the room key: 0\.' "$out" ||
@@ -37,6 +37,7 @@ for route in "${routes[@]}"; do
 done
 grep -q '^Ideal b/a = ' "$out" || fail "no ideal ratio line"
 grep -Eq '\*\*j/f = [0-9.]+\*\*.*\*\*c/j = [0-9.]+\*\*' "$out" || fail "no floor ratio line (j/f, c/j)"
+grep -Eq '\*\*k/g = [0-9.]+\*\*.*\*\*d/k = [0-9.]+\*\*' "$out" || fail "no floor ratio line (k/g, d/k)"
 grep -Eq '^Against the controls .*c/f = \*\*?[0-9.]+' "$out" || grep -q 'c/f = ' "$out" || fail "no control ratio line"
 grep -Eq '^Forced re-issue: [0-9]+ requests .*: [0-9]+ signatures \(at most [0-9]+ allowed' "$out" ||
   fail "no forced re-issue line: $(grep '^Forced' "$out")"

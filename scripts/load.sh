@@ -17,8 +17,10 @@
 # redis-server this script starts on 127.0.0.1 when the binary is there (else (i) is
 # skipped, saying why); and (j) /floor/room-1, the floor of any layer of this shape: the
 # route of (f) behind a route_layer that asks the same identity stand-in, puts one shared
-# value into the request extensions and adds (f)'s headers. wrk (Debian's package,
-# installed if missing) drives them in interleaved rounds a,b,c,d,e,f,g,h,i,j,a,...
+# value into the request extensions and adds (f)'s headers; and (k) POST /floor-token, the
+# floor of any token endpoint: (g) plus the same identity stand-in and the two header
+# reads of the cross-site check. wrk (Debian's package, installed if missing) drives them
+# in interleaved rounds a,b,c,d,e,f,g,h,i,j,k,a,...
 # with the server and the client pinned to different CPUs where there are at least two.
 # After every phase of (b), (c), (d), (h), (i) the server's audit counts must show a token for
 # every response wrk counted (and at most one per connection more, for requests in
@@ -29,8 +31,8 @@
 #
 # Prints a markdown table: req/s, p50, p99, the server's CPU time per request, the
 # ratios to (a), and the ratios to the controls that pay the same unavoidable cost
-# (c/f, d/g, b/e; medians of the per-round ratios), the floor against (f) and the layer
-# against the floor (j/f, c/j), and the cost of one conferenceID per
+# (c/f, d/g, b/e; medians of the per-round ratios), the floors against their controls
+# and our routes against the floors (j/f, c/j, k/g, d/k), and the cost of one conferenceID per
 # call against (c): h/c (target >= 0.95) and i/c (target >= 0.90). (i) must never have
 # fallen back to the room key (the server counts failed joins).
 #
@@ -138,7 +140,7 @@ end
 LUA
 
 # (i): a Redis of its own, on a free port of 127.0.0.1, without persistence.
-PHASES="a b c d e f g h j"
+PHASES="a b c d e f g h j k"
 REDIS_ARGS=()
 REDIS_LINE=
 if command -v redis-server >/dev/null; then
@@ -170,10 +172,11 @@ log "server $ADDR pid $SERVER_PID, $WORKERS worker(s) ${SERVER_PIN[*]:-unpinned}
 CLK_TCK=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14, $15}' "/proc/$SERVER_PID/stat"; }
 declare -A PATHS=([a]=/bare [b]=/nocache/room-1 [c]=/cache/room-1 [d]=/getToken [e]=/rawsign/room-1 [f]=/static/room-1
-  [g]=/static-token [h]=/call/room-1 [i]=/call-redis/room-1 [j]=/floor/room-1)
-declare -A METHODS=([a]=GET [b]=GET [c]=GET [d]=POST [e]=GET [f]=GET [g]=POST [h]=GET [i]=GET [j]=GET)
+  [g]=/static-token [h]=/call/room-1 [i]=/call-redis/room-1 [j]=/floor/room-1
+  [k]=/floor-token)
+declare -A METHODS=([a]=GET [b]=GET [c]=GET [d]=POST [e]=GET [f]=GET [g]=POST [h]=GET [i]=GET [j]=GET [k]=POST)
 TOKEN_BODY='{"conferenceID":"room-1"}'
-declare -A BODIES=([d]=$TOKEN_BODY [g]=$TOKEN_BODY)
+declare -A BODIES=([d]=$TOKEN_BODY [g]=$TOKEN_BODY [k]=$TOKEN_BODY)
 
 # The server's audit counts: "issued reused force_new_limited".
 stats() {
@@ -288,6 +291,7 @@ TABLE=$(awk -v rounds="$ROUNDS" -v raw_ns="$RAW_SIGN_NS" -v our_ns="$OUR_SIGN_NS
     name["g"] = "(g) control: reads the body of (d), answers a precomputed body, `POST /static-token`"
     name["h"] = "(h) per call, in memory, `GET /call/{room}`"; name["i"] = "(i) per call, Redis, `GET /call-redis/{room}`"
     name["j"] = "(j) control: the floor of a layer of this shape (route_layer, identity, one extension, the headers of (f)), `GET /floor/{room}`"
+    name["k"] = "(k) control: the floor of a token endpoint ((g) + identity + the cross-site check), `POST /floor-token`"
     for (r = 1; r <= maxr; r++) {
       for (p in name) if (p != "a" && by["a", r] > 0) ratio[p] = ratio[p] " " by[p, r] / by["a", r]
       if (by["e", r] > 0) b_over_e = b_over_e " " by["b", r] / by["e", r]
@@ -296,11 +300,12 @@ TABLE=$(awk -v rounds="$ROUNDS" -v raw_ns="$RAW_SIGN_NS" -v our_ns="$OUR_SIGN_NS
       if (by["c", r] > 0 && by["h", r] > 0) h_over_c = h_over_c " " by["h", r] / by["c", r]
       if (by["c", r] > 0 && by["i", r] > 0) i_over_c = i_over_c " " by["i", r] / by["c", r]
       if (by["f", r] > 0 && by["j", r] > 0) { j_over_f = j_over_f " " by["j", r] / by["f", r]; c_over_j = c_over_j " " by["c", r] / by["j", r] }
+      if (by["g", r] > 0 && by["k", r] > 0) { k_over_g = k_over_g " " by["k", r] / by["g", r]; d_over_k = d_over_k " " by["d", r] / by["k", r] }
     }
     printf "| route | req/s | p50 | p99 | req/s vs (a) | server CPU per request (user + kernel) | server CPU busy | errors |\n"
     printf "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
-    split("a b c d e f g h i j", order, " ")
-    for (i = 1; i <= 10; i++) {
+    split("a b c d e f g h i j k", order, " ")
+    for (i = 1; i <= 11; i++) {
       p = order[i]
       if (rps[p] == "") continue
       printf "| %s | %.0f | %.2f ms | %.2f ms | %s | %.1f us (%.1f + %.1f) | %.0f%% | %d |\n", name[p], median(rps[p]),
@@ -316,6 +321,7 @@ TABLE=$(awk -v rounds="$ROUNDS" -v raw_ns="$RAW_SIGN_NS" -v our_ns="$OUR_SIGN_NS
       t_bare, t_bare, t_sign, ideal, median(ratio["b"]), median(ratio["b"]) / ideal
     printf "Against the controls that pay the same unavoidable cost (medians of the per-round ratios): **c/f = %.3f** (the same headers), **d/g = %.3f** (the same body in and out), **b/e = %.3f** (one signature).\n", median(c_over_f), median(d_over_g), median(b_over_e)
     if (j_over_f != "") printf "The floor of a layer of this shape against (f): **j/f = %.3f**; the cached layer against that floor (its own work): **c/j = %.3f**.\n", median(j_over_f), median(c_over_j)
+    if (k_over_g != "") printf "The floor of a token endpoint against (g): **k/g = %.3f**; the token endpoint against that floor (its own work): **d/k = %.3f**.\n", median(k_over_g), median(d_over_k)
     printf "By server CPU per request (independent of the client): (a)/(b) %.3f (ideal %.3f), (a)/(c) %.3f, (a)/(d) %.3f.\n",
       cpu_a / median(cpu["b"]), cpu_a / (cpu_a + t_sign), cpu_a / median(cpu["c"]), cpu_a / median(cpu["d"])
     printf "Server user-space CPU per request over (a): (b) +%.2f us (raw sign %.2f us), (c) +%.2f us, (d) +%.2f us.\n",

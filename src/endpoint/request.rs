@@ -91,15 +91,19 @@ pub(super) fn parse<'a>(parts: &Parts, bytes: &'a [u8]) -> Result<TokenRequest<'
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(TokenRequest::default());
     }
+    // The media type, parameters (`; charset=utf-8`) aside, compared as bytes.
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let mime = content_type.split(';').next().unwrap_or("").trim();
+        .map_or(&b""[..], |v| v.as_bytes());
+    let mime = content_type
+        .split(|&b| b == b';')
+        .next()
+        .unwrap_or_default()
+        .trim_ascii();
     match mime {
-        _ if mime.eq_ignore_ascii_case("application/json") => parse_json(bytes),
-        _ if mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") => parse_form(bytes),
+        _ if mime.eq_ignore_ascii_case(b"application/json") => parse_json(bytes),
+        _ if mime.eq_ignore_ascii_case(b"application/x-www-form-urlencoded") => parse_form(bytes),
         _ => Err(Rejection::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",

@@ -6,6 +6,9 @@
 //!   the signature;
 //! - (f) and (g) [`Controls::routes`]: the very headers and body of the layer and the
 //!   endpoint, precomputed;
+//! - (k) [`Controls::token_floor_route`]: (g) plus what any token endpoint must do
+//!   before it answers: ask the app for the identity, and read the two headers of the
+//!   cross-site check;
 //! - (j) [`Controls::floor_route`]: the floor of any layer of this shape, which hands
 //!   the handler a context and the client these headers: mounted with axum's
 //!   `route_layer`, it asks the app for the identity, puts one shared value into the
@@ -19,7 +22,7 @@
 //! the captured body with the endpoint's headers. The app must take `x-load-user` as the
 //! user (test harnesses only).
 
-use std::{convert::Infallible, error::Error, sync::Arc};
+use std::{convert::Infallible, error::Error, future::Future, sync::Arc};
 
 use aws_lc_rs::{
     rand::SystemRandom,
@@ -164,16 +167,61 @@ impl Controls {
             let headers = page_headers.clone();
             async move { with_headers(axum::response::IntoResponse::into_response("Hello, World!"), &headers) }
         };
-        let (token_headers, token_body) = (self.token_headers.clone(), self.token_body.clone());
-        let static_token = tower::service_fn(move |request: Request<Body>| {
+        let static_token = Self::token_service(self.token_headers.clone(), self.token_body.clone(), |_: &Parts| true);
+        Router::new()
+            .route("/static/{room}", get(static_page))
+            .route_service("/static-token", static_token)
+    }
+
+    /// (k) `POST /floor-token`: (g) plus what any token endpoint must do before it
+    /// answers: ask `identity` for the user, and read `Sec-Fetch-Site` and `Origin` for
+    /// the cross-site check (a known user, no cross-site headers: the load's requests).
+    pub fn token_floor_route<F>(&self, identity: F) -> Router
+    where
+        F: Fn(&Parts) -> Option<Identity> + Clone + Send + Sync + 'static,
+    {
+        static SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
+        let check = move |parts: &Parts| {
+            identity(parts).is_some()
+                && parts
+                    .headers
+                    .get(&SEC_FETCH_SITE)
+                    .is_none_or(|site| site != "cross-site")
+                && parts.headers.get(header::ORIGIN).is_none()
+        };
+        let service = Self::token_service(self.token_headers.clone(), self.token_body.clone(), check);
+        Router::new().route_service("/floor-token", service)
+    }
+
+    /// A service like the token endpoint: reads the body frame by frame and parses the
+    /// JSON request; when `check` passes the request head, answers the captured body with
+    /// the endpoint's headers.
+    fn token_service<C>(
+        token_headers: Headers,
+        token_body: Bytes,
+        check: C,
+    ) -> impl tower::Service<
+        Request<Body>,
+        Response = Response<Body>,
+        Error = Infallible,
+        Future = impl Future<Output = Result<Response<Body>, Infallible>> + Send,
+    > + Clone
+    + Send
+    + Sync
+    + 'static
+    where
+        C: Fn(&Parts) -> bool + Clone + Send + Sync + 'static,
+    {
+        tower::service_fn(move |request: Request<Body>| {
             let (headers, token_body) = (token_headers.clone(), token_body.clone());
+            let (parts, mut body) = request.into_parts();
+            let allowed = check(&parts);
             async move {
                 #[derive(serde::Deserialize)]
                 struct TokenRequest<'a> {
                     #[serde(rename = "conferenceID", borrow)]
                     _conference_id: Option<&'a str>,
                 }
-                let mut body = request.into_body();
                 let mut bytes = Bytes::new();
                 while let Some(Ok(frame)) = body.frame().await {
                     if let Ok(data) = frame.into_data() {
@@ -185,12 +233,13 @@ impl Controls {
                     }
                 }
                 let parsed = serde_json::from_slice::<TokenRequest<'_>>(&bytes).is_ok();
-                let answer = if parsed { token_body } else { Bytes::from_static(b"{}") };
+                let answer = if parsed && allowed {
+                    token_body
+                } else {
+                    Bytes::from_static(b"{}")
+                };
                 Ok::<_, Infallible>(with_headers(Response::new(Body::from(answer)), &headers))
             }
-        });
-        Router::new()
-            .route("/static/{room}", get(static_page))
-            .route_service("/static-token", static_token)
+        })
     }
 }

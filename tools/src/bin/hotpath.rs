@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo build --release -p tower-callstats-tools --bin hotpath
-//! for route in cache static floor token static-token nocache rawsign; do
+//! for route in cache static floor token static-token floor-token nocache rawsign; do
 //!   for n in 1000 11000; do
 //!     valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.$route.$n target/release/hotpath $route $n 2>&1 | grep Collected
 //!   done
@@ -15,7 +15,8 @@
 //! Routes: `cache` (the layer, cached token, conferenceID from the route), `static` (the
 //! same answer with the layer's headers precomputed: the control (f) of scripts/load.sh),
 //! `floor` (the control (j): the floor of any layer of this shape), `token` (the token
-//! endpoint, cached token), `static-token` (the control (g)), `nocache` (the layer with
+//! endpoint, cached token), `static-token` (the control (g)), `floor-token` (the
+//! control (k): the floor of any token endpoint), `nocache` (the layer with
 //! the token cache off: one signature per request) and `rawsign` (the control (e): one
 //! raw signature in the handler).
 //! Test harness only: it trusts an `x-load-user` header as the user.
@@ -57,6 +58,7 @@ fn request(route: &str) -> Request<Body> {
         "nocache" => ("GET", "/nocache/room-1", ""),
         "rawsign" => ("GET", "/rawsign/room-1", ""),
         "token" => ("POST", "/getToken", r#"{"conferenceID":"room-1"}"#),
+        "floor-token" => ("POST", "/floor-token", r#"{"conferenceID":"room-1"}"#),
         _ => ("POST", "/static-token", r#"{"conferenceID":"room-1"}"#),
     };
     Request::builder()
@@ -95,7 +97,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The controls answer what the app answers for the same request, captured once.
     let controls = block_on(Controls::capture(app.clone()))?;
-    app = app.merge(controls.routes()).merge(controls.floor_route(identity));
+    app = app
+        .merge(controls.routes())
+        .merge(controls.floor_route(identity))
+        .merge(controls.token_floor_route(identity));
 
     let mut answered = 0;
     for _ in 0..n {

@@ -18,6 +18,7 @@
 //! | `GET /rawsign/{room}` | (e) control: no layer, the same route shape as (b), the handler makes one raw aws-lc-rs ES256 signature of a token-sized input, then answers like `/bare` |
 //! | `GET /static/{room}` | (f) control: no layer, the same route shape as (c), the handler answers like `/bare` with the exact headers (c) adds, precomputed: what the bytes alone cost |
 //! | `POST /static-token` | (g) control: no endpoint, the handler reads and parses the same JSON body as (d) and answers a precomputed body of the same size with the same headers |
+//! | `POST /floor-token` | (k) control: (g) plus what any token endpoint must do before it answers: the same identity stand-in, and the two header reads of the cross-site check |
 //! | `GET /floor/{room}` | (j) control: the floor of any layer of this shape: the route of (f) behind a `route_layer` that asks the same identity stand-in, puts one shared value into the request extensions and adds (f)'s headers |
 //! | `GET /call/{room}` | (h) the same handler behind the layer with one conferenceID per call: `per_call(route_param("room"), PerCall::new(MemoryRegistry::new()))`, sharing the cached issuer with (c) |
 //! | `GET /call-redis/{room}` | (i) the same with a `RedisRegistry` (default local cache, 2 s) in `PerCall`; only with `--redis-url` |
@@ -194,6 +195,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = app
         .merge(controls.routes())
         .merge(controls.floor_route(load_test_identity))
+        .merge(controls.token_floor_route(load_test_identity))
         .route("/stats", get(move || async move { stats.json() }));
 
     runtime.block_on(async move {
