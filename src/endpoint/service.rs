@@ -183,15 +183,18 @@ impl EndpointConfig {
             .await
             .map_err(|r| callstats.reject(r, Some(user.id())))?;
         let token_request = request::parse(&parts, &bytes).map_err(|r| callstats.reject(r, Some(user.id())))?;
-        let want = self
-            .want(
-                &parts,
-                &user,
-                token_request.conference_id.as_deref(),
-                token_request.force_new,
-            )
-            .await
-            .map_err(|r| callstats.reject(r, Some(user.id())))?;
+        let wanted = self.want(
+            &parts,
+            &user,
+            token_request.conference_id.as_deref(),
+            token_request.force_new,
+        );
+        let want = match wanted {
+            Ok(Wanted::Now(want)) => Ok(want),
+            Ok(Wanted::Later(want)) => want.await,
+            Err(rejection) => Err(rejection),
+        }
+        .map_err(|r| callstats.reject(r, Some(user.id())))?;
         let context = match callstats.grant(&identity, want) {
             Grant::Ready(granted) => granted?,
             Grant::Later(granted) => granted.await?,
@@ -206,46 +209,62 @@ impl EndpointConfig {
 
     /// What the request is to be granted, for the conferenceID from the body, the
     /// Referer or the configured source (in that order), or none.
-    async fn want(
+    /// What the request is to be granted, for the conferenceID from the body, the
+    /// Referer or the configured source (in that order), or none: at once, or after the
+    /// call registry of a per-call source answers. Not an `async fn`: the endpoint's
+    /// future stays small (one allocation from the allocator's fast path), and only a
+    /// registry that must be asked costs a future of its own.
+    fn want(
         &self,
         parts: &Parts,
         user: &CallstatsUser,
         from_body: Option<&str>,
         force_new: bool,
-    ) -> Result<Want, Rejection> {
+    ) -> Result<Wanted, Rejection> {
         if self.reads_body_conference() {
             if let Some(value) = from_body {
-                return Ok(self.callstats.want(user, Some(value), force_new)?);
+                return Ok(Wanted::Now(self.callstats.want(user, Some(value), force_new)?));
             }
         }
         if let Some(source) = &self.conference_from_referer {
             if let Some(referer) = parts.headers.get(header::REFERER) {
                 let referer_parts = referer_as_request(referer)?;
-                return self.want_from(source, &referer_parts, user, force_new).await;
+                return self.want_from(source, &referer_parts, user, force_new);
             }
         }
         match &self.conference {
-            Some(source) => self.want_from(source, parts, user, force_new).await,
-            None => Ok(self.callstats.want(user, None, force_new)?),
+            Some(source) => self.want_from(source, parts, user, force_new),
+            None => Ok(Wanted::Now(self.callstats.want(user, None, force_new)?)),
         }
     }
 
-    async fn want_from(
+    fn want_from(
         &self,
         source: &ConferenceIdSource,
         parts: &Parts,
         user: &CallstatsUser,
         force_new: bool,
-    ) -> Result<Want, Rejection> {
+    ) -> Result<Wanted, Rejection> {
         if let Some(room) = source.named(parts) {
-            return Ok(self.callstats.want(user, Some(&room?), force_new)?);
+            return Ok(Wanted::Now(self.callstats.want(user, Some(&room?), force_new)?));
         }
-        let resolved = match source.start(parts) {
-            Resolution::Ready(resolved) => resolved,
-            Resolution::Pending(resolved) => resolved.await,
-        }?;
-        Ok(self
-            .callstats
-            .want_resolved(user, resolved, source.is_per_call(), force_new))
+        let prepare = source.is_per_call();
+        match source.start(parts) {
+            Resolution::Ready(resolved) => Ok(Wanted::Now(
+                self.callstats.want_resolved(user, resolved?, prepare, force_new),
+            )),
+            Resolution::Pending(resolved) => {
+                let (callstats, user) = (self.callstats.clone(), user.clone());
+                Ok(Wanted::Later(Box::pin(async move {
+                    Ok(callstats.want_resolved(&user, resolved.await?, prepare, force_new))
+                })))
+            }
+        }
     }
+}
+
+/// What a token request is to be granted: now, or when the call registry answers.
+enum Wanted {
+    Now(Want),
+    Later(Pin<Box<dyn Future<Output = Result<Want, Rejection>> + Send>>),
 }
