@@ -558,8 +558,9 @@ def assess_redis(ctx, state, seen):
     failures = Failures("Redis stopped")
     events = ctx.events()
     failures.expect("redis-stopping" in events and "redis-stopped" in events, f"events: {events}")
-    # Before `stopping`: the call's ID; from `stopped` plus the local cache bound (and half
-    # the margin): the room key; in between, either.
+    # Answered before `stopping`: the call's ID; started after `stopped` plus the local
+    # cache bound (and half the margin): the room key; in between (a request in flight
+    # while Redis stops may see its join cut off, and answers with the room key), either.
     at = events.get("redis-stopping", 0)
     settled = events.get("redis-stopped", 0) + CACHE_BOUND + MARGIN / 2
     errors = server_errors = fallback_ids = settled_requests = 0
@@ -576,7 +577,7 @@ def assess_redis(ctx, state, seen):
             state_name = answer.json().get("session", "?")
             if answer.started > at:
                 sessions[state_name] = sessions.get(state_name, 0) + 1
-        if answer.started < at:
+        if answer.ended < at:
             failures.expect(conference == state["rooms"][room], f"{person['name']} before: {conference!r}")
         elif answer.started > settled:
             settled_requests += 1
