@@ -8,7 +8,7 @@ use http::{HeaderName, HeaderValue, header, request::Parts};
 use crate::{
     audit::{Action, AuditEvent},
     authorize::{Authorization, Authorize, SharedAuthorize},
-    conference::{ConferenceError, ConferenceIdSource, Resolved},
+    conference::{ConferenceError, ConferenceIdSource, Resolution, Resolved},
     context::CallstatsContext,
     endpoint::TokenEndpoint,
     id::{ConferenceId, UserId},
@@ -87,7 +87,6 @@ pub struct Callstats {
     prepared: Option<Arc<Prepared>>,
 }
 
-/// A token decision that may have to wait (for an asynchronous [`Authorize`] hook).
 /// What a request is to be granted.
 pub(crate) enum Want {
     /// A context prepared for an earlier request of the same user and room.
@@ -118,6 +117,13 @@ impl Want {
     }
 }
 
+/// What a request is to be granted, now or when a call registry answers.
+pub(crate) enum Wanted {
+    Now(Want),
+    Later(Pin<Box<dyn Future<Output = Result<Want, ConferenceError>> + Send + 'static>>),
+}
+
+/// A token decision that may have to wait (for an asynchronous [`Authorize`] hook).
 pub(crate) enum Grant {
     Ready(Result<CallstatsContext, Rejection>),
     Later(Pin<Box<dyn Future<Output = Result<CallstatsContext, Rejection>> + Send + 'static>>),
@@ -252,6 +258,35 @@ impl Callstats {
         self.user_id.derive(identity).map_err(|e| self.reject(e.into(), None))
     }
 
+    /// What to grant `user` in the conference that `source` takes from `parts` (none
+    /// without a source): the room the request names, looked up among the prepared
+    /// contexts before it is validated, or what the source resolves, at once or when its
+    /// call registry answers.
+    pub(crate) fn want_in(
+        &self,
+        source: Option<&ConferenceIdSource>,
+        parts: &Parts,
+        user: &CallstatsUser,
+        force_new: bool,
+    ) -> Result<Wanted, ConferenceError> {
+        let Some(source) = source else {
+            return Ok(Wanted::Now(self.want(user, None, force_new)?));
+        };
+        if let Some(room) = source.named(parts) {
+            return Ok(Wanted::Now(self.want(user, Some(&room?), force_new)?));
+        }
+        let prepare = source.is_per_call();
+        match source.start(parts) {
+            Resolution::Ready(resolved) => Ok(Wanted::Now(self.want_resolved(user, resolved?, prepare, force_new))),
+            Resolution::Pending(resolved) => {
+                let (this, user) = (self.clone(), user.clone());
+                Ok(Wanted::Later(Box::pin(async move {
+                    Ok(this.want_resolved(&user, resolved.await?, prepare, force_new))
+                })))
+            }
+        }
+    }
+
     /// What to grant `user` in the room `conference` that the request names (as read,
     /// not yet validated): the prepared context when there is one (unless the client
     /// forces a new token), else a new one, validated here, that will be prepared.
@@ -285,13 +320,7 @@ impl Callstats {
     /// conferenceID, or a generated or custom one): the prepared context when
     /// `prepare` is set and there is one (unless the client forces a new token), else a
     /// new one, prepared when `prepare` is set.
-    pub(crate) fn want_resolved(
-        &self,
-        user: &CallstatsUser,
-        conference: Resolved,
-        prepare: bool,
-        force_new: bool,
-    ) -> Want {
+    fn want_resolved(&self, user: &CallstatsUser, conference: Resolved, prepare: bool, force_new: bool) -> Want {
         if let (Some(prepared), true, false) = (&self.prepared, prepare, force_new) {
             let (id, started) = (conference.id.as_str(), conference.call_started_at);
             if let Some(context) = prepared.get(&self.issuer, user, Some(id), started) {

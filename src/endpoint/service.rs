@@ -18,8 +18,8 @@ use super::{
     request::{self, referer_as_request},
 };
 use crate::{
-    callstats::{Callstats, Grant, Want},
-    conference::{ConferenceIdSource, Resolution},
+    callstats::{Callstats, Grant, Wanted},
+    conference::ConferenceIdSource,
     rejection::Rejection,
     response,
     user_id::CallstatsUser,
@@ -191,7 +191,7 @@ impl EndpointConfig {
         );
         let want = match wanted {
             Ok(Wanted::Now(want)) => Ok(want),
-            Ok(Wanted::Later(want)) => want.await,
+            Ok(Wanted::Later(want)) => want.await.map_err(Rejection::from),
             Err(rejection) => Err(rejection),
         }
         .map_err(|r| callstats.reject(r, Some(user.id())))?;
@@ -208,8 +208,6 @@ impl EndpointConfig {
     }
 
     /// What the request is to be granted, for the conferenceID from the body, the
-    /// Referer or the configured source (in that order), or none.
-    /// What the request is to be granted, for the conferenceID from the body, the
     /// Referer or the configured source (in that order), or none: at once, or after the
     /// call registry of a per-call source answers. Not an `async fn`: the endpoint's
     /// future stays small (one allocation from the allocator's fast path), and only a
@@ -221,50 +219,18 @@ impl EndpointConfig {
         from_body: Option<&str>,
         force_new: bool,
     ) -> Result<Wanted, Rejection> {
+        let callstats = &self.callstats;
         if self.reads_body_conference() {
             if let Some(value) = from_body {
-                return Ok(Wanted::Now(self.callstats.want(user, Some(value), force_new)?));
+                return Ok(Wanted::Now(callstats.want(user, Some(value), force_new)?));
             }
         }
         if let Some(source) = &self.conference_from_referer {
             if let Some(referer) = parts.headers.get(header::REFERER) {
                 let referer_parts = referer_as_request(referer)?;
-                return self.want_from(source, &referer_parts, user, force_new);
+                return Ok(callstats.want_in(Some(source), &referer_parts, user, force_new)?);
             }
         }
-        match &self.conference {
-            Some(source) => self.want_from(source, parts, user, force_new),
-            None => Ok(Wanted::Now(self.callstats.want(user, None, force_new)?)),
-        }
+        Ok(callstats.want_in(self.conference.as_ref(), parts, user, force_new)?)
     }
-
-    fn want_from(
-        &self,
-        source: &ConferenceIdSource,
-        parts: &Parts,
-        user: &CallstatsUser,
-        force_new: bool,
-    ) -> Result<Wanted, Rejection> {
-        if let Some(room) = source.named(parts) {
-            return Ok(Wanted::Now(self.callstats.want(user, Some(&room?), force_new)?));
-        }
-        let prepare = source.is_per_call();
-        match source.start(parts) {
-            Resolution::Ready(resolved) => Ok(Wanted::Now(
-                self.callstats.want_resolved(user, resolved?, prepare, force_new),
-            )),
-            Resolution::Pending(resolved) => {
-                let (callstats, user) = (self.callstats.clone(), user.clone());
-                Ok(Wanted::Later(Box::pin(async move {
-                    Ok(callstats.want_resolved(&user, resolved.await?, prepare, force_new))
-                })))
-            }
-        }
-    }
-}
-
-/// What a token request is to be granted: now, or when the call registry answers.
-enum Wanted {
-    Now(Want),
-    Later(Pin<Box<dyn Future<Output = Result<Want, Rejection>> + Send>>),
 }

@@ -5,8 +5,8 @@ use tower_layer::Layer;
 
 use super::CallstatsService;
 use crate::{
-    callstats::{Callstats, Grant, Want},
-    conference::{ConferenceError, Resolution},
+    callstats::{Callstats, Grant, Want, Wanted},
+    conference::ConferenceError,
     context::CallstatsContext,
     identity::Identity,
     rejection::Rejection,
@@ -142,30 +142,16 @@ impl LayerConfig {
             Ok(user) => user,
             Err(rejection) => return Decision::Reject(rejection),
         };
-        let want = match callstats.conference_source() {
-            None => callstats.want(&user, None, false),
-            // The request names the room: its prepared context, if there is one.
-            Some(source) => match source.named(parts) {
-                Some(Ok(room)) => callstats.want(&user, Some(&room), false),
-                Some(Err(error)) => Err(error),
-                None => match source.start(parts) {
-                    Resolution::Ready(resolved) => {
-                        resolved.map(|c| callstats.want_resolved(&user, c, source.is_per_call(), false))
-                    }
-                    // The call registry must be asked: decide when it answers.
-                    Resolution::Pending(resolved) => {
-                        let config = config.clone();
-                        let prepare = source.is_per_call();
-                        return Decision::Later(Box::pin(async move {
-                            let callstats = &config.callstats;
-                            let want = resolved
-                                .await
-                                .map(|c| callstats.want_resolved(&user, c, prepare, false));
-                            Self::granted(&config, &identity, &user, want)
-                        }));
-                    }
-                },
-            },
+        let want = match callstats.want_in(callstats.conference_source(), parts, &user, false) {
+            Ok(Wanted::Now(want)) => Ok(want),
+            Err(error) => Err(error),
+            // The call registry must be asked: decide when it answers.
+            Ok(Wanted::Later(want)) => {
+                let config = config.clone();
+                return Decision::Later(Box::pin(
+                    async move { Self::granted(&config, &identity, &user, want.await) },
+                ));
+            }
         };
         Self::granted(config, &identity, &user, want)
     }
