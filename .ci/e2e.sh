@@ -28,6 +28,6 @@ log "$("$CHROMIUM_PATH" --version), node $(node --version)"
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 (cd e2e && npm ci --no-audit --no-fund --loglevel=error)
 
-DEMO_BIN=$(cargo_build dev --example demo)/examples/demo
+DEMO_BIN=$(cargo_build dev -p demo)/demo
 export CHROMIUM_PATH DEMO_BIN
 cd e2e && npm test

@@ -19,7 +19,7 @@ SECS=${KEYFILE_RELOAD_SECS:-10}
 BASE=http://127.0.0.1:$PORT
 
 need curl
-DEMO=$(cargo_build dev --example demo)/examples/demo
+DEMO=$(cargo_build dev -p demo)/demo
 port_free "$PORT" || fail "127.0.0.1:$PORT is in use; set KEYFILE_RELOAD_PORT"
 work_dir
 
@@ -32,13 +32,14 @@ stop_on_exit "$DEMO_PID"
 wait_http "$BASE/" "$SECS" "$DEMO_PID" || fail "the demo does not answer on $BASE: $(cat "$WORK/demo.log")"
 
 jwks() { curl -fsS --max-time 5 "$BASE/.well-known/jwks.json"; }
-# token_kid: the keyID of a new token for the logged-in session.
+# token_kid: the keyID of a new token for the logged-in session, asked from the page of
+# room r (the Referer names the room).
 token_kid() {
-  curl -fsS --max-time 5 -b "$COOKIE" -X POST -H 'content-type: application/json' \
-    -d '{"conferenceID":"r","forceNew":true}' "$BASE/getToken" | sed -n 's/.*"keyID":"\([^"]*\)".*/\1/p'
+  curl -fsS --max-time 5 -b "$COOKIE" -X POST -H 'content-type: application/json' -H "referer: $BASE/rooms/r" \
+    -d '{"forceNew":true}' "$BASE/getToken" | sed -n 's/.*"keyID":"\([^"]*\)".*/\1/p'
 }
 COOKIE=$(curl -fsS --max-time 5 -o /dev/null -D - -d username=ci "$BASE/login" | tr -d '\r' |
-  sed -n 's/^[Ss]et-[Cc]ookie: \(__Host-demo_session=[0-9a-f]*\);.*/\1/p')
+  sed -n 's/^[Ss]et-[Cc]ookie: \(__Host-demo_session=[^;]*\);.*/\1/p')
 [ -n "$COOKIE" ] || fail "the login gave no session cookie"
 before=$(jwks) || fail "no JWKS at $BASE"
 [ "$(token_kid)" = ci-key-1 ] || fail "no token signed by ci-key-1 before the reload"

@@ -15,7 +15,7 @@ LOG_PREFIX=keyfile-startup
 STARTUP_SECS=${KEYFILE_STARTUP_SECS:-20}
 GOOD_SECS=${KEYFILE_GOOD_SECS:-3}
 
-DEMO=$(cargo_build dev --example demo)/examples/demo
+DEMO=$(cargo_build dev -p demo)/demo
 work_dir
 
 # start KEY_FILE SECONDS: runs the demo (port 0 on 127.0.0.1: it never serves anyone)

@@ -1,17 +1,17 @@
 //! One request through the layer: `cargo bench --bench layer`.
 //!
-//! `Callstats<S>` called with `oneshot` against the bare inner service `S` (a
+//! `CallstatsService<S>` called with `oneshot` against the bare inner service `S` (a
 //! `service_fn` that answers "Hello, World!"):
 //!
 //! - `layer/bare`: the inner service alone;
-//! - `layer/anonymous`: behind the layer, no identity (passes through);
-//! - `layer/cached`: behind the layer, one user, the token comes from the cache;
+//! - `layer/anonymous`: behind the layer, no user (passes through);
+//! - `layer/cached`: behind the layer, one user, the answer comes from the cache;
 //! - `layer/uncached`: behind the layer, the issuer built with `.cache(false)`: one ES256
 //!   signature per request.
 //!
-//! Every future here completes on its first poll (the layer's work is synchronous and
-//! so is the inner service), so it is polled once with a no-op waker: no runtime cost
-//! is measured.
+//! Every future here completes on its first poll (the user comes from the request
+//! extensions, every user is allowed, there are no calls, and the inner service is
+//! synchronous), so it is polled once with a no-op waker: no runtime cost is measured.
 
 use std::{
     convert::Infallible,
@@ -25,7 +25,7 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use http::HeaderName;
 use http::{Request, Response};
 use tower::{Service, ServiceExt, service_fn};
-use tower_callstats::{Callstats, ConferenceIdSource, Identity, SigningKey, TokenIssuer};
+use tower_callstats::{AppUser, Callstats, RoomSource, SigningKey, TokenIssuer};
 use tower_layer::Layer;
 
 /// Polls a future that is ready on its first poll.
@@ -36,10 +36,10 @@ fn ready<F: Future>(future: F) -> F::Output {
     }
 }
 
-fn request(identity: Option<&Identity>) -> Request<()> {
+fn request(user: Option<&AppUser>) -> Request<()> {
     let mut request = Request::get("/rooms/42").header("x-room", "42").body(()).unwrap();
-    if let Some(identity) = identity {
-        request.extensions_mut().insert(identity.clone());
+    if let Some(user) = user {
+        request.extensions_mut().insert(user.clone());
     }
     request
 }
@@ -67,15 +67,14 @@ fn layer(c: &mut Criterion) {
     let key = || SigningKey::generate("bench-key").unwrap();
     let build = |issuer: TokenIssuer| {
         Callstats::new(issuer)
-            .conference_id(ConferenceIdSource::header(HeaderName::from_static("x-room")))
+            .room(RoomSource::header(HeaderName::from_static("x-room")))
             .layer()
     };
-    // The conferenceID comes from a header here (a route parameter needs axum's router),
-    // so these runs measure the identity, the userID, the conferenceID, the token and
-    // the response headers.
+    // The room comes from a header here, so these runs measure the user, the userID,
+    // the room, the hook, the token and the response headers.
     let cached = build(TokenIssuer::builder("123456789", key()).build().unwrap()).layer(inner);
     let uncached = build(TokenIssuer::builder("123456789", key()).cache(false).build().unwrap()).layer(inner);
-    let alice = Identity::new("alice");
+    let alice = AppUser::new("alice");
 
     // A request that the layer turns down would make the comparison meaningless.
     assert_eq!(run(&inner, request(Some(&alice))), 200);

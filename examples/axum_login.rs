@@ -3,19 +3,25 @@
 //! ```text
 //! curl -c jar -d 'username=alice&password=correct horse' http://127.0.0.1:3004/login
 //! curl -b jar -i http://127.0.0.1:3004/rooms/standup       # x-callstats-token header
-//! curl -b jar -X POST http://127.0.0.1:3004/getToken       # {"token": ..., "userID": ...}
-//! curl -i -X POST http://127.0.0.1:3004/getToken           # 403 {"error":"User not logged in"}
+//! curl -b jar -X POST -H 'referer: http://127.0.0.1:3004/rooms/standup' http://127.0.0.1:3004/getToken
+//!                                                          # {"token": ..., "userID": ..., "conferenceID": "standup"}
+//! curl -i -X POST http://127.0.0.1:3004/getToken           # 403 {"code":"not_logged_in","error":"User not logged in"}
 //! ```
 //!
 //! axum-login's `AuthManagerLayer` loads the logged-in user into an `AuthSession` in the
-//! request extensions before the routes run, so the identity is a plain closure over the
-//! request head: no bridge middleware, no second session lookup.
+//! request extensions before the routes run, so the user is a plain closure over the
+//! request head given to `Callstats::user`: no bridge middleware, no second session
+//! lookup. axum-login 0.18 works with tower-sessions 0.14, which it re-exports as
+//! `axum_login::tower_sessions`.
 //!
 //! ```text
 //! request ─▶ SessionManagerLayer ─▶ AuthManagerLayer ─▶ CallstatsLayer ─▶ handler
-//!                                   (AuthSession in the    (identity: AuthSession.user)
+//!                                   (AuthSession in the    (user: AuthSession.user)
 //!                                    extensions)
 //! ```
+//!
+//! The room is the route's path parameter (`RoomSource::path("/rooms/{room}", "room")`),
+//! on the page and, for the token endpoint, on the page that asks (its `Referer`).
 //!
 //! The userIDs are SHA1 of `username@example.com`: searchable in callstats' dashboard
 //! by whoever knows the username, without showing it.
@@ -28,7 +34,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use axum::{
     Form, Router,
-    http::{StatusCode, request::Parts},
+    http::{StatusCode, request::Parts, uri::Scheme},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -37,9 +43,7 @@ use axum_login::{
     tower_sessions::{MemoryStore, SessionManagerLayer},
 };
 use serde::Deserialize;
-use tower_callstats::{
-    Callstats, CallstatsContext, ConferenceIdSource, Identity, SigningKey, TokenIssuer, UserIdStrategy,
-};
+use tower_callstats::{AppUser, Callstats, CallstatsContext, RoomSource, SigningKey, TokenIssuer, UserIdStrategy};
 
 /// A user of the app.
 #[derive(Clone)]
@@ -127,15 +131,15 @@ impl AuthnBackend for Backend {
 
 type AuthSession = axum_login::AuthSession<Backend>;
 
-/// The callstats identity: the user axum-login loaded for this request, if any, with the
+/// The callstats user: the user axum-login loaded for this request, if any, with the
 /// session ID (for ephemeral userIDs).
-pub fn identity(parts: &Parts) -> Option<Identity> {
+pub fn user(parts: &Parts) -> Option<AppUser> {
     let auth = parts.extensions.get::<AuthSession>()?;
     let user = auth.user.as_ref()?;
-    let identity = Identity::new(user.username.as_str());
+    let app_user = AppUser::new(user.username.as_str());
     Some(match auth.session.id() {
-        Some(id) => identity.with_session_id(id.to_string()),
-        None => identity,
+        Some(id) => app_user.with_session_id(id.to_string()),
+        None => app_user,
     })
 }
 
@@ -147,12 +151,14 @@ pub fn app(callstats: Callstats, backend: Backend) -> Router {
     let sessions = SessionManagerLayer::new(MemoryStore::default()).with_secure(false);
     let auth = AuthManagerLayerBuilder::new(backend, sessions).build();
     let callstats = callstats
-        .identity(identity)
-        .conference_id(ConferenceIdSource::route_param("room"));
+        .user(user)
+        .room(RoomSource::path("/rooms/{room}", "room").expect("a valid route template"));
     Router::new()
         .route("/rooms/{room}", get(room))
         .route_layer(callstats.layer())
-        .route_service("/getToken", callstats.endpoint())
+        // Plain http pages (see `with_secure` above): the endpoint compares a browser's
+        // Origin with that scheme.
+        .route_service("/getToken", callstats.endpoint().scheme(Scheme::HTTP))
         .route("/login", post(login))
         .route("/logout", post(logout))
         .layer(auth)

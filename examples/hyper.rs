@@ -2,15 +2,17 @@
 //!
 //! ```text
 //! curl -i -H 'x-demo-user: alice' http://127.0.0.1:3002/rooms/%E3%82%A4
-//! curl -i -X POST -H 'x-demo-user: alice' http://127.0.0.1:3002/getToken
+//! curl -i -X POST -H 'x-demo-user: alice' -H 'referer: http://127.0.0.1:3002/rooms/%E3%82%A4' http://127.0.0.1:3002/getToken
 //! ```
 //!
-//! Without axum's router there is no `MatchedPath`, so the conferenceID comes from a
-//! path template (`ConferenceIdSource::path_template("/rooms/{room}", "room")`),
-//! checked at start-up. The identity comes from a `map_request` step standing in for
-//! the app's authentication (here: DEMO ONLY, a header that anybody can set).
+//! The room comes from the route's path template
+//! (`RoomSource::path("/rooms/{room}", "room")`, checked at start-up), which works the
+//! same without axum's router: on the page it reads the request's path, on the token
+//! endpoint the path of the page that asks (its `Referer`). The user comes from a
+//! closure over the request head given to `Callstats::user`, standing in for the app's
+//! authentication (here: DEMO ONLY, a header that anybody can set).
 //!
-//! Reading the identity from a request header is only safe behind a proxy that
+//! Reading the user from a request header is only safe behind a proxy that
 //! authenticates the user, sets that header itself, and strips it from every client
 //! request; otherwise any client can claim to be anyone by sending it.
 
@@ -27,28 +29,19 @@ use hyper_util::{
 };
 use tower::{ServiceBuilder, ServiceExt, service_fn};
 use tower_callstats::{
-    Callstats, CallstatsContext, ConferenceIdSource, ConfigError, Identity, SigningKey, TokenIssuer,
-    layer::ResponseBody,
+    AppUser, Callstats, CallstatsContext, ConfigError, RoomSource, SigningKey, TokenIssuer, layer::ResponseBody,
 };
 
 /// What every response of this app is.
 pub type AppResponse = Response<Either<ResponseBody<Full<Bytes>>, Full<Bytes>>>;
 
-/// DEMO ONLY: the app's authentication, reduced to trusting a header. A real app
-/// verifies a session cookie or a bearer token here, then inserts the `Identity`.
-/// DEMO ONLY: trusts `x-demo-user`. In production, a header is an identity only if a
-/// proxy in front of the app sets it after authenticating the user and strips it from
-/// every client request.
-fn authenticate<B>(mut request: Request<B>) -> Request<B> {
-    let user = request
-        .headers()
-        .get("x-demo-user")
-        .and_then(|v| v.to_str().ok())
-        .map(Identity::new);
-    if let Some(identity) = user {
-        request.extensions_mut().insert(identity);
-    }
-    request
+/// DEMO ONLY: the app's authentication, reduced to trusting the `x-demo-user` header.
+/// A real app verifies a session cookie or a bearer token here. In production, a
+/// header names the user only if a proxy in front of the app sets it after
+/// authenticating the user and strips it from every client request.
+fn demo_user(parts: &http::request::Parts) -> Option<AppUser> {
+    let name = parts.headers.get("x-demo-user")?.to_str().ok()?;
+    Some(AppUser::new(name))
 }
 
 async fn room_page(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
@@ -70,14 +63,13 @@ pub fn app(
     impl tower::Service<Request<Incoming>, Response = AppResponse, Error = Infallible, Future: Send> + Clone,
     ConfigError,
 > {
-    let callstats = Callstats::new(issuer).conference_id(ConferenceIdSource::path_template("/rooms/{room}", "room")?);
-    let pages = ServiceBuilder::new()
-        .map_request(authenticate)
-        .layer(callstats.layer())
-        .service_fn(room_page);
-    let endpoint = ServiceBuilder::new()
-        .map_request(authenticate)
-        .service(callstats.endpoint());
+    let callstats = Callstats::new(issuer)
+        .user(demo_user)
+        .room(RoomSource::path("/rooms/{room}", "room")?);
+    let pages = ServiceBuilder::new().layer(callstats.layer()).service_fn(room_page);
+    // The endpoint compares a browser's `Origin` with the request's own origin, scheme
+    // included: this server speaks plain http.
+    let endpoint = callstats.endpoint().scheme(http::uri::Scheme::HTTP);
     Ok(service_fn(move |request: Request<Incoming>| {
         let (pages, endpoint) = (pages.clone(), endpoint.clone());
         async move {

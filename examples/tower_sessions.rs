@@ -2,45 +2,48 @@
 //! its logged-in users.
 //!
 //! ```text
-//! cargo run --example tower_sessions          # listens on 127.0.0.1:3001 (BIND=... to change)
+//! cargo run --example tower_sessions --features tower-sessions   # listens on 127.0.0.1:3001 (BIND=... to change)
 //!
 //! curl -c jar -d username=alice http://127.0.0.1:3001/login
 //! curl -b jar -i http://127.0.0.1:3001/rooms/room-1
-//! curl -b jar -X POST -H 'content-type: application/json' -d '{"conferenceID":"room-1"}' http://127.0.0.1:3001/getToken
-//! curl -i -X POST http://127.0.0.1:3001/getToken     # no session: 403 {"error":"User not logged in"}
+//! curl -b jar -X POST -H 'referer: http://127.0.0.1:3001/rooms/room-1' http://127.0.0.1:3001/getToken
+//! curl -i -X POST http://127.0.0.1:3001/getToken     # no session: 403 {"code":"not_logged_in","error":"User not logged in"}
 //! ```
 //!
-//! # Where the identity comes from
+//! # Where the user comes from
 //!
-//! The callstats layer never authenticates anybody: it reads an
-//! [`Identity`](tower_callstats::Identity) from the request extensions
-//! ([`FromExtensions`](tower_callstats::identity::FromExtensions), the default
-//! [`GetIdentity`](tower_callstats::GetIdentity)). Something has to put it there, and in
-//! this app that is the session:
+//! The callstats layer never authenticates anybody: it reads the user the app's own
+//! login established, through the [`GetUser`](tower_callstats::GetUser) set with
+//! [`Callstats::user`]. In this app that is the tower-sessions session, read directly:
 //!
 //! ```text
-//! request ─▶ SessionManagerLayer ─▶ identity_from_session ─▶ CallstatsLayer ─▶ handler
-//!            (loads the cookie's    (Session::get("user").await;  (reads the Identity,
-//!             session lazily)        inserts Identity + session ID) signs the token)
+//! request ─▶ SessionManagerLayer ─▶ CallstatsLayer / token endpoint ─▶ handler
+//!            (puts the cookie's      (FromSession: Session::get("user").await,
+//!             Session, loaded         an AppUser with the session ID; signs the token)
+//!             lazily, in the
+//!             extensions)
 //! ```
 //!
-//! Why a middleware and not a closure passed to `.identity(...)`: `GetIdentity` is
-//! synchronous over `&http::request::Parts`, so that the layer stays a cheap,
-//! hand-written future; `tower_sessions::Session::get` is `async` (the store may be a
-//! database). A small async middleware, [`identity_from_session`] with
-//! `axum::middleware::from_fn`, awaits the session once and inserts the `Identity`;
-//! the layer and the token endpoint behind it then read it synchronously.
+//! [`FromSession`] reads the user asynchronously: `tower_sessions::Session::get` is
+//! `async` (the store may be a database), and `GetUser` returns a future, which the
+//! layer and the token endpoint await before anything else. So there is no bridge
+//! middleware: `FromSession::new("user", |user: User| AppUser::new(user.username))`
+//! turns the value the login stored under `"user"` into the [`AppUser`], with the
+//! session's ID. A session without that value is anonymous (the layer passes the page
+//! through without a token, the endpoint answers 403); a session store that fails is
+//! logged and treated as anonymous too, so that an outage of the store never hands out
+//! a token.
 //!
 //! The userIDs are ephemeral (callstats' preference when nobody searches by user): a
 //! keyed hash of the tower-sessions session ID, so a user keeps one userID for the
 //! life of a login and gets a new one at the next login. Login calls
 //! `Session::cycle_id` (against session fixation), which is also what starts the new
 //! userID. If your app cycles the ID at other times too (a privilege change), store a
-//! random value in the session at login and pass that to `with_session_id` instead:
-//! the userID must not change during a call.
+//! random value in the session at login and pass that to `with_session_id` in the
+//! `FromSession` closure instead: the userID must not change during a call.
 //!
 //! The session ID is a bearer secret: the ephemeral strategy only ever sees it through
-//! an HMAC, and `Identity`'s `Debug` output redacts it.
+//! an HMAC, and `AppUser`'s `Debug` output redacts it.
 //!
 //! Environment, all optional: `BIND` (default `127.0.0.1:3001`), `CALLSTATS_APP_ID`
 //! (`demo-app`), `CALLSTATS_KEY_ID` (`dev-key`), `CALLSTATS_PRIVATE_KEY_FILE` (PEM,
@@ -49,15 +52,13 @@
 
 use axum::{
     Form, Json, Router,
-    extract::Request,
-    http::StatusCode,
-    middleware::{self, Next},
+    http::{StatusCode, uri::Scheme},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
 use serde::{Deserialize, Serialize};
 use tower_callstats::{
-    Callstats, CallstatsContext, ConferenceIdSource, Identity, SigningKey, TokenIssuer, UserIdStrategy,
+    AppUser, Callstats, CallstatsContext, FromSession, RoomSource, SigningKey, TokenIssuer, UserIdStrategy,
 };
 use tower_sessions::{Expiry, MemoryStore, Session, SessionManagerLayer, cookie::time::Duration};
 
@@ -79,15 +80,20 @@ pub fn app(callstats: Callstats) -> Router {
         .with_secure(false)
         .with_expiry(Expiry::OnInactivity(Duration::hours(1)));
 
-    let callstats = callstats.conference_id(ConferenceIdSource::route_param("room"));
+    // The user, read from the session the login wrote (with the session's ID, for
+    // ephemeral userIDs); the room, from the page's path.
+    let callstats = callstats
+        .user(FromSession::new(USER_KEY, |user: User| AppUser::new(user.username)))
+        .room(RoomSource::path("/rooms/{room}", "room").expect("a valid route template"));
 
-    // The routes that need an identity. `identity_from_session` runs only for them, so
-    // the other routes do not load the session unless their handlers ask for it.
+    // The layer only on the room pages: the app's other routes do not read the session
+    // unless their handlers ask for it.
     let callstats_routes = Router::new()
         .route("/rooms/{room}", get(room))
         .route_layer(callstats.layer())
-        .route_service("/getToken", callstats.endpoint())
-        .layer(middleware::from_fn(identity_from_session));
+        // The pages are served over plain http here (see `with_secure` above): the
+        // endpoint compares a browser's Origin with that scheme.
+        .route_service("/getToken", callstats.endpoint().scheme(Scheme::HTTP));
 
     Router::new()
         .route("/", get(home))
@@ -95,32 +101,6 @@ pub fn app(callstats: Callstats) -> Router {
         .route("/logout", post(logout))
         .merge(callstats_routes)
         .layer(sessions)
-}
-
-/// The bridge: loads the logged-in user from the tower-sessions `Session` and puts an
-/// [`Identity`] (with the session ID, for ephemeral userIDs) into the request
-/// extensions, where the callstats layer and the token endpoint read it.
-///
-/// No user in the session: the request goes on without an identity (the layer passes
-/// it through with no token, the endpoint answers 403). A failing session store is a
-/// 500, not a silent logout.
-pub async fn identity_from_session(session: Session, mut request: Request, next: Next) -> Response {
-    match session.get::<User>(USER_KEY).await {
-        Ok(Some(user)) => {
-            let mut identity = Identity::new(user.username);
-            // After a successful `get`, `id()` is the ID of the loaded session.
-            if let Some(id) = session.id() {
-                identity = identity.with_session_id(id.to_string());
-            }
-            request.extensions_mut().insert(identity);
-        }
-        Ok(None) => {}
-        Err(error) => {
-            tracing::error!(%error, "session store failed");
-            return (StatusCode::INTERNAL_SERVER_ERROR, "session store unavailable").into_response();
-        }
-    }
-    next.run(request).await
 }
 
 #[derive(Deserialize)]

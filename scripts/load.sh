@@ -3,38 +3,39 @@
 #
 # One server binary (`loadserver` in tools/, load testing only), on 127.0.0.1, with
 # routes (a) /bare: axum hello world, (b) /nocache/room-1: the same behind the layer
-# (conferenceID from the route) with the token cache off, (c) /cache/room-1: the same
-# with the cache on, (d) POST /getToken: the token endpoint, with the JSON body
-# {"conferenceID":"room-1"}, and three controls that pay what cannot be avoided:
+# (the room from the path) with the token cache off, (c) /cache/room-1: the same
+# with the cache on, (d) POST /getToken: the token endpoint, from the page of (c) (the
+# header `Referer: http://ADDR/cache/room-1` names the room; no body), and three
+# controls that pay what cannot be avoided:
 # (e) /rawsign/room-1: bare axum plus one raw aws-lc-rs signature in the handler (what (b)
 # would be if the layer added nothing but the signature), (f) /static/room-1: bare axum
 # answering with the exact headers (c) adds, precomputed (what the bytes alone cost),
-# (g) POST /static-token: a handler that reads and parses the same body as (d) and
-# answers a precomputed body of the same size with the same headers; and the per-call
-# source (one conferenceID per call): (h) /call/room-1, the route of (c) with
-# `per_call(route_param("room"), PerCall::new(MemoryRegistry::new()))`, and (i)
-# /call-redis/room-1, the same on a RedisRegistry (default local cache) with a
-# redis-server this script starts on 127.0.0.1 when the binary is there (else (i) is
-# skipped, saying why); and (j) /floor/room-1, the floor of any layer of this shape: the
-# route of (f) behind a route_layer that asks the same identity stand-in, puts one shared
-# value into the request extensions and adds (f)'s headers; and (k) POST /floor-token, the
-# floor of any token endpoint: (g) plus the same identity stand-in and the two header
-# reads of the cross-site check. wrk (Debian's package, installed if missing) drives them
-# in interleaved rounds a,b,c,d,e,f,g,h,i,j,k,a,...
+# (g) POST /static-token: a handler that gets the same request as (d), reads and parses
+# its body as (d) does and answers a precomputed body of the same size with the same
+# headers; and one conferenceID per call: (h) /call/room-1, the route of (c) with
+# `.calls(Calls::new(MemoryRegistry::new()))`, and (i) /call-redis/room-1, the same on
+# tower-callstats-redis' RedisRegistry (default local cache) with a redis-server this
+# script starts on 127.0.0.1 when the binary is there (else (i) is skipped, saying why);
+# and (j) /floor/room-1, the floor of any layer of this shape: the route of (f) behind a
+# route_layer that asks the same user stand-in, puts one shared value into the request
+# extensions and adds (f)'s headers; and (k) POST /floor-token, the floor of any token
+# endpoint: (g) (the same request) plus the same user stand-in, the two header reads of
+# the cross-site check and the read of the Referer. wrk (Debian's package, installed if
+# missing) drives them in interleaved rounds a,b,c,d,e,f,g,h,i,j,k,a,...
 # with the server and the client pinned to different CPUs where there are at least two.
 # After every phase of (b), (c), (d), (h), (i) the server's audit counts must show a token for
 # every response wrk counted (and at most one per connection more, for requests in
 # flight when wrk stopped). Then a forced re-issue phase: LOAD_CONNECTIONS connections
-# send {"forceNew":true} for one user, and the server must sign at most once per
-# forced re-issue interval (10 s). Then a last phase sends 100k distinct users to (c)
-# and reads the server's peak RSS (VmHWM).
+# send {"forceNew":true} (from the page of (d), its Referer) for one user, and the server
+# must sign at most once per forced re-issue interval (10 s). Then a last phase sends 100k
+# distinct users to (c) and reads the server's peak RSS (VmHWM).
 #
 # Prints a markdown table: req/s, p50, p99, the server's CPU time per request, the
 # ratios to (a), and the ratios to the controls that pay the same unavoidable cost
 # (c/f, d/g, b/e; medians of the per-round ratios), the floors against their controls
 # and our routes against the floors (j/f, c/j, k/g, d/k), and the cost of one conferenceID per
 # call against (c): h/c (target >= 0.95) and i/c (target >= 0.90). (i) must never have
-# fallen back to the room key (the server counts failed joins).
+# fallen back to the room (the server counts failed joins).
 #
 # Every wrk run is bounded in time. Knobs (environment):
 #   LOAD_DURATION=7        seconds per phase and round
@@ -97,10 +98,13 @@ local distinct = os.getenv("LOAD_MODE") == "distinct"
 local limit = tonumber(os.getenv("LOAD_LIMIT") or "0")
 local body = os.getenv("LOAD_BODY")
 if body == "" then body = nil end
+local referer = os.getenv("LOAD_REFERER")
+if referer == "" then referer = nil end
 local fixed_user = os.getenv("LOAD_USER")
 if fixed_user == "" then fixed_user = nil end
 local function headers(user)
   local h = { ["x-load-user"] = user }
+  if referer then h["referer"] = referer end
   if body then h["content-type"] = "application/json" end
   return h
 end
@@ -175,8 +179,9 @@ declare -A PATHS=([a]=/bare [b]=/nocache/room-1 [c]=/cache/room-1 [d]=/getToken 
   [g]=/static-token [h]=/call/room-1 [i]=/call-redis/room-1 [j]=/floor/room-1
   [k]=/floor-token)
 declare -A METHODS=([a]=GET [b]=GET [c]=GET [d]=POST [e]=GET [f]=GET [g]=POST [h]=GET [i]=GET [j]=GET [k]=POST)
-TOKEN_BODY='{"conferenceID":"room-1"}'
-declare -A BODIES=([d]=$TOKEN_BODY [g]=$TOKEN_BODY [k]=$TOKEN_BODY)
+# (d), (g) and (k): the same request, from the room page of (c) (no body).
+TOKEN_REFERER="http://$ADDR/cache/room-1"
+declare -A REFERERS=([d]=$TOKEN_REFERER [g]=$TOKEN_REFERER [k]=$TOKEN_REFERER)
 
 # The server's audit counts: "issued reused force_new_limited".
 stats() {
@@ -194,7 +199,8 @@ run() {
   local phase=$1 secs=$2 mode=$3 round=$4 before after out counts_before counts_after
   counts_before=$(stats)
   before=$(cpu_ticks)
-  out=$(LOAD_PATH=${PATHS[$phase]} LOAD_METHOD=${METHODS[$phase]} LOAD_BODY=${BODIES[$phase]:-} LOAD_USERS=$USERS \
+  out=$(LOAD_PATH=${PATHS[$phase]} LOAD_METHOD=${METHODS[$phase]} LOAD_BODY= \
+    LOAD_REFERER=${REFERERS[$phase]:-} LOAD_USERS=$USERS \
     LOAD_MODE=$mode LOAD_THREADS=$CLIENT_THREADS LOAD_LIMIT=0 \
     "${CLIENT_PIN[@]}" wrk -t"$CLIENT_THREADS" -c"$CONNECTIONS" -d"${secs}s" --timeout 5s -s "$WORK/load.lua" "http://$ADDR")
   after=$(cpu_ticks)
@@ -235,7 +241,8 @@ FORCE_LINE="skipped (LOAD_FORCE_SECS=0)"
 if [ "$FORCE_SECS" -gt 0 ]; then
   log "forced re-issue phase: $CONNECTIONS connections send forceNew for one user for ${FORCE_SECS}s"
   counts_before=$(stats)
-  out=$(LOAD_PATH=/getToken LOAD_METHOD=POST LOAD_BODY='{"forceNew":true}' LOAD_USER=force-user LOAD_USERS=1 \
+  out=$(LOAD_PATH=/getToken LOAD_METHOD=POST LOAD_BODY='{"forceNew":true}' LOAD_REFERER="$TOKEN_REFERER" \
+    LOAD_USER=force-user LOAD_USERS=1 \
     LOAD_MODE=fixed LOAD_THREADS=$CLIENT_THREADS LOAD_LIMIT=0 \
     "${CLIENT_PIN[@]}" wrk -t"$CLIENT_THREADS" -c"$CONNECTIONS" -d"${FORCE_SECS}s" --timeout 5s -s "$WORK/load.lua" "http://$ADDR")
   counts_after=$(stats)
@@ -290,8 +297,8 @@ TABLE=$(awk -v rounds="$ROUNDS" -v raw_ns="$RAW_SIGN_NS" -v our_ns="$OUR_SIGN_NS
     name["f"] = "(f) control: bare + the headers of (c), precomputed, `GET /static/{room}`"
     name["g"] = "(g) control: reads the body of (d), answers a precomputed body, `POST /static-token`"
     name["h"] = "(h) per call, in memory, `GET /call/{room}`"; name["i"] = "(i) per call, Redis, `GET /call-redis/{room}`"
-    name["j"] = "(j) control: the floor of a layer of this shape (route_layer, identity, one extension, the headers of (f)), `GET /floor/{room}`"
-    name["k"] = "(k) control: the floor of a token endpoint ((g) + identity + the cross-site check), `POST /floor-token`"
+    name["j"] = "(j) control: the floor of a layer of this shape (route_layer, user, one extension, the headers of (f)), `GET /floor/{room}`"
+    name["k"] = "(k) control: the floor of a token endpoint ((g) + user + the cross-site check + the Referer), `POST /floor-token`"
     for (r = 1; r <= maxr; r++) {
       for (p in name) if (p != "a" && by["a", r] > 0) ratio[p] = ratio[p] " " by[p, r] / by["a", r]
       if (by["e", r] > 0) b_over_e = b_over_e " " by["b", r] / by["e", r]

@@ -41,13 +41,16 @@ PROFILE=${SOAK_PROFILE:-release}
 need wrk
 need curl
 case "$PROFILE" in
-  release | dev) BIN=$(cargo_build "$PROFILE" --example demo)/examples/demo ;;
+  release | dev) BIN=$(cargo_build "$PROFILE" -p demo)/demo ;;
   *) fail "SOAK_PROFILE must be release or dev" ;;
 esac
 port_free "$PORT" || fail "127.0.0.1:$PORT is in use; set SOAK_PORT"
 work_dir
 
-BIND=127.0.0.1:$PORT RUST_LOG=warn DEMO_SESSION_TTL_SECS=$((SECS + 600)) "$BIN" >"$WORK/server.log" 2>&1 &
+# Every login comes from 127.0.0.1: allow that one client all of the soak's sessions
+# (DEMO_SESSIONS_PER_CLIENT, default 5).
+BIND=127.0.0.1:$PORT RUST_LOG=warn DEMO_SESSION_TTL_SECS=$((SECS + 600)) DEMO_SESSIONS_PER_CLIENT=$SESSIONS \
+  "$BIN" >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 stop_on_exit "$SERVER_PID"
 BASE=http://127.0.0.1:$PORT
@@ -57,7 +60,7 @@ wait_http "$BASE/" 20 "$SERVER_PID" || fail "the demo does not answer on $BASE: 
 COOKIES=()
 for i in $(seq 1 "$SESSIONS"); do
   cookie=$(curl -fsS -o /dev/null -D - -d "username=soak-user-$i" "$BASE/login" |
-    tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: \(__Host-demo_session=[0-9a-f]*\);.*/\1/p')
+    tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: \(__Host-demo_session=[^;]*\);.*/\1/p')
   [ -n "$cookie" ] || fail "login of soak-user-$i gave no session cookie"
   COOKIES+=("\"$cookie\"")
 done
@@ -91,9 +94,10 @@ function request()
   if n % 2 == 0 then
     return wrk.format("GET", "/rooms/" .. room, { ["Cookie"] = cookie })
   end
+  -- The endpoint takes the room from the page that asks: its Referer.
   return wrk.format("POST", "/getToken",
-    { ["Cookie"] = cookie, ["Content-Type"] = "application/json" },
-    '{"conferenceID":"' .. room .. '"}')
+    { ["Cookie"] = cookie, ["Referer"] = "$BASE/rooms/" .. room, ["Content-Type"] = "application/json" },
+    '{"forceNew":false}')
 end
 
 function response(status, headers, body)

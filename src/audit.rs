@@ -33,19 +33,21 @@
 //! | --- | --- | --- | --- | --- |
 //! | `tower_callstats::audit` | `INFO` | `callstats token issued` | `action="issued"`, `user_id`, `conference_id`, `key_id`, `jti` | a new token was signed |
 //! | `tower_callstats::audit` | `DEBUG` | `callstats token reused` | `action="reused"`, `user_id`, `conference_id`, `key_id`, `jti` | a cached token was handed out again |
-//! | `tower_callstats::audit` | `INFO` | `callstats forced re-issue limited` | `action="force_new_limited"`, `user_id`, `conference_id`, `key_id`, `jti` | a `forceNew` request within the [`force_new_interval`](crate::token::TokenIssuerBuilder::force_new_interval) got the token just signed |
-//! | `tower_callstats::audit` | `WARN` | `callstats token request rejected` | `action="rejected"`, `reason`, `user_id` (when known) | no session (endpoint), no identity (layer with `require_authentication`), invalid userID or conferenceID, bad request body |
+//! | `tower_callstats::audit` | `INFO` | `callstats forced re-issue limited` | `action="force_new_limited"`, `user_id`, `conference_id`, `key_id`, `jti` | a `forceNew` request within the [`force_new_interval`](crate::TokenIssuerBuilder::force_new_interval) got the token just signed |
+//! | `tower_callstats::audit` | `WARN` | `callstats token request rejected` | `action="rejected"`, `reason`, `user_id` and `conference_id` (the room as the request named it, when known) | every [`Rejection`](crate::Rejection) of the layer or the endpoint: no logged-in user (endpoint; layer with `require_authentication`), invalid userID or room, no room, the app's hook said no, a cross-site request, a bad request body, the call registry unavailable with `FailurePolicy::Fail` |
 //! | `tower_callstats::audit` | `ERROR` | `callstats token signing failed` | `action="failed"`, `user_id`, `key_id`, `reason` | ES256 signing failed (the request gets a 500) |
 //! | `tower_callstats::layer` | `ERROR` | `token signing failed` | `user_id`, `error` | with the `failed` audit event, from the layer or the endpoint |
-//! | `tower_callstats::layer` | `ERROR` | `misconfigured conferenceID source` | `error` | a route's conferenceID source cannot work (e.g. the route has no such parameter) |
+//! | `tower_callstats::layer` | `WARN` | `Callstats::calls is set without Callstats::room ...` | | a layer or an endpoint made from a configuration with calls and no room |
 //! | `tower_callstats::layer` | `ERROR` | `CallstatsContext extracted on a route without the CallstatsLayer ...` | | a handler extracts `CallstatsContext` where the layer did not run |
-//! | `tower_callstats::keys` | `INFO` | `signing key loaded` | `key_id`, `path` | [`SigningKey::from_pem_file`](crate::keys::SigningKey::from_pem_file) |
-//! | `tower_callstats::keys` | `INFO` | `signing key rotated` | `key_id`, `grace_secs` | [`KeyRing::rotate`](crate::keys::KeyRing::rotate) |
-//! | `tower_callstats::keys` | `WARN` | `forced rotation with a grace period shorter than the token lifetime ...` / `forced rotation to a keyID that is already published ...` | `key_id`, `grace_secs`, `min_secs` / `key_id` | [`KeyRing::rotate_unchecked`](crate::keys::KeyRing::rotate_unchecked) forcing what `rotate` refuses |
-//! | `tower_callstats::keys` | `ERROR` | `key reload failed; the current key stays active` | `path`, `error` | [`KeyRing::reload_from_file`](crate::keys::KeyRing::reload_from_file) with a missing or bad key, or a key that [`KeyRing::rotate`](crate::keys::KeyRing::rotate) refuses |
+//! | `tower_callstats::keys` | `INFO` | `signing key loaded` | `key_id`, `path` | [`SigningKey::from_pem_file`](crate::SigningKey::from_pem_file) |
+//! | `tower_callstats::keys` | `INFO` | `signing key rotated` | `key_id`, `grace_secs` | [`KeyRing::rotate`](crate::KeyRing::rotate) |
+//! | `tower_callstats::keys` | `WARN` | `forced rotation with a grace period shorter than the token lifetime ...` / `forced rotation to a keyID that is already published ...` | `key_id`, `grace_secs`, `min_secs` / `key_id` | [`KeyRing::rotate_unchecked`](crate::KeyRing::rotate_unchecked) forcing what `rotate` refuses |
+//! | `tower_callstats::keys` | `ERROR` | `key reload failed; the current key stays active` | `path`, `error` | [`KeyRing::reload_from_file`](crate::KeyRing::reload_from_file) with a missing or bad key, or a key that [`KeyRing::rotate`](crate::KeyRing::rotate) refuses |
 //!
-//! `conference_id` is there whenever the request has one, whether or not the token
-//! carries it as the opt-in `confID` claim.
+//! On `issued`, `reused` and `force_new_limited`, `conference_id` is the conferenceID the
+//! request got (the call's, with calls), whether or not the token carries it as the
+//! opt-in `confID` claim. The events are written by the request's decision (see
+//! [`Callstats`](crate::Callstats)), once per request, after the cache answered.
 //!
 //! With the `metrics` feature, [`TracingAudit`] also counts every event in
 //! `callstats_tokens_total{action}`; the crate's other metrics are listed in the
@@ -62,7 +64,7 @@ pub enum Action {
     /// A cached token was handed out again.
     Reused,
     /// A forced re-issue (`forceNew`) came within the issuer's
-    /// [`force_new_interval`](crate::token::TokenIssuerBuilder::force_new_interval) of
+    /// [`force_new_interval`](crate::TokenIssuerBuilder::force_new_interval) of
     /// the last signature, and got that token instead of a new signature.
     ForceNewLimited,
     /// A request was refused (no session, invalid ID, bad body, ...).
@@ -72,7 +74,7 @@ pub enum Action {
 }
 
 impl Action {
-    /// `issued`, `reused`, `rejected` or `failed`.
+    /// `issued`, `reused`, `force_new_limited`, `rejected` or `failed`.
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Issued => "issued",

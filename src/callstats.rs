@@ -1,33 +1,40 @@
-//! [`Callstats`]: the one configuration from which the page's layer, the token endpoint
-//! and the JWKS service are made, so that they cannot disagree.
+//! [`Callstats`]: the one configuration the page's layer, the token endpoint and the
+//! JWKS service are made from, so that they cannot disagree.
 
-use std::{fmt, future::Future, pin::Pin, sync::Arc};
+use std::{fmt, sync::Arc};
 
-use http::{HeaderName, HeaderValue, header, request::Parts};
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Response, header};
 
 use crate::{
-    audit::{Action, AuditEvent},
-    authorize::{Authorization, Authorize, SharedAuthorize},
-    conference::{ConferenceError, ConferenceIdSource, Resolution, Resolved},
-    context::CallstatsContext,
-    endpoint::TokenEndpoint,
-    id::{ConferenceId, UserId},
-    identity::{FromExtensions, GetIdentity, Identity, SharedGetIdentity},
+    audit::{Audit, SharedAudit, TracingAudit},
+    authorize::{AllowAll, Authorize},
+    cache::TokenCache,
+    calls::Calls,
+    id::UserId,
     jwks::JwksService,
-    layer::CallstatsLayer,
-    prepared::Prepared,
-    rejection::Rejection,
+    rejection::{Rejection, Shape},
+    room::RoomSource,
     token::TokenIssuer,
-    user_id::{CallstatsUser, UserIdStrategy},
+    user::{FromExtensions, GetUser},
+    user_id::UserIdStrategy,
 };
 
 /// The configuration that the layer ([`layer`](Self::layer)), the token endpoint
 /// ([`endpoint`](Self::endpoint)) and the JWKS service ([`jwks`](Self::jwks)) are made
 /// from, so that they cannot disagree.
 ///
-/// The page initialises callstats.js with the userID the layer derived, and callstats
-/// accepts the token only if it carries the same userID. Both come from one value: the
-/// identity, the userID strategy, the conferenceServerID and `Vary` are written once.
+/// Every request of the layer and the endpoint goes through the same steps, in this
+/// order, and nothing is touched before the app has said yes:
+///
+/// 1. **user**: who is logged in ([`user`](Self::user); none: no token);
+/// 2. **userID**: derived from the user ([`user_id`](Self::user_id));
+/// 3. **room**: as the request names it ([`room`](Self::room)); on the endpoint, from the
+///    page that asks (its `Referer`);
+/// 4. **authorize**: the app's hook decides on the user and the room
+///    ([`authorize`](Self::authorize));
+/// 5. **call**: the room's active call, when calls are on ([`calls`](Self::calls));
+/// 6. **token**: from the cache, or signed.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -36,148 +43,186 @@ use crate::{
 /// use http::Request;
 /// use http_body_util::BodyExt;
 /// use tower::ServiceExt;
-/// use tower_callstats::{
-///     Callstats, CallstatsContext, ConferenceIdSource, Identity, SigningKey, TokenIssuer, UserIdStrategy,
-/// };
+/// use tower_callstats::{AppUser, Callstats, CallstatsContext, RoomSource, SigningKey, TokenIssuer, UserIdStrategy};
 ///
 /// let issuer = TokenIssuer::builder("my-app", SigningKey::generate("key-1").unwrap()).build().unwrap();
 /// let callstats = Callstats::new(issuer)
 ///     .user_id(UserIdStrategy::sha1("example.com").unwrap())
-///     .conference_id(ConferenceIdSource::route_param("room"));
+///     .room(RoomSource::path("/rooms/{room}", "room").unwrap());
 ///
 /// let app = Router::new()
 ///     .route("/rooms/{room}", get(|cs: CallstatsContext| async move { cs.user_id().to_string() }))
 ///     .route_layer(callstats.layer())
 ///     .route_service("/getToken", callstats.endpoint());
 ///
-/// // The app's session layer inserts the identity; here the test does.
-/// let alice = || Identity::new("alice");
+/// // The app's session layer inserts the user; here the test does.
+/// let alice = || AppUser::new("alice");
 /// let mut page = Request::get("/rooms/42").body(Body::empty()).unwrap();
 /// page.extensions_mut().insert(alice());
 /// let page = app.clone().oneshot(page).await.unwrap();
 /// let page_user = page.into_body().collect().await.unwrap().to_bytes();
 ///
-/// let mut token = Request::post("/getToken").body(Body::empty()).unwrap();
+/// // callstats.js' tokenGenerator, on that page: the room comes from its Referer.
+/// let mut token = Request::post("/getToken")
+///     .header("referer", "http://localhost/rooms/42")
+///     .body(Body::empty())
+///     .unwrap();
 /// token.extensions_mut().insert(alice());
 /// let token = app.oneshot(token).await.unwrap();
 /// let json: serde_json::Value =
 ///     serde_json::from_slice(&token.into_body().collect().await.unwrap().to_bytes()).unwrap();
 ///
-/// // sha1("alice@example.com"), on the page and in the token alike.
+/// // sha1("alice@example.com"), on the page and in the token alike, for room 42.
 /// assert_eq!(page_user, "fc2398a73dd54d6237c4fdb58fd7d75347cf5af3");
 /// assert_eq!(json["userID"], "fc2398a73dd54d6237c4fdb58fd7d75347cf5af3");
+/// assert_eq!(json["conferenceID"], "42");
 /// # }
 /// ```
 ///
 /// Every setter is infallible and has a default; what can be wrong (keys, TTL bounds,
-/// reserved claims) was checked when the [`TokenIssuer`] was built. Cloning is cheap
-/// (reference counts): clone it to vary a setting for one route.
-#[derive(Clone)]
+/// reserved claims, a path template) was checked when the value was built. Cloning is
+/// cheap (reference counts), and clones share the token cache: clone it to vary a
+/// setting for one route.
 #[must_use]
-pub struct Callstats {
-    issuer: TokenIssuer,
-    identity: SharedGetIdentity,
-    user_id: UserIdStrategy,
-    conference: Option<ConferenceIdSource>,
-    conference_server_id: Option<UserId>,
-    vary: Option<HeaderValue>,
-    authorize: Option<SharedAuthorize>,
-    /// The prepared contexts of the layer or endpoint made from this configuration;
-    /// `None` here, in the configuration itself.
-    prepared: Option<Arc<Prepared>>,
+pub struct Callstats<U = FromExtensions, A = AllowAll> {
+    pub(crate) issuer: TokenIssuer,
+    pub(crate) user: Arc<U>,
+    pub(crate) user_id: UserIdStrategy,
+    pub(crate) room: Option<RoomSource>,
+    pub(crate) calls: Option<Calls>,
+    pub(crate) authorize: Arc<A>,
+    pub(crate) conference_server_id: Option<UserId>,
+    pub(crate) vary: Option<HeaderValue>,
+    pub(crate) rejection: Option<Shape>,
+    pub(crate) audit: SharedAudit,
+    pub(crate) cache: Arc<TokenCache>,
 }
 
-/// What a request is to be granted.
-pub(crate) enum Want {
-    /// A context prepared for an earlier request of the same user and room.
-    Prepared(CallstatsContext),
-    /// A new context, for `user` in `conference`; kept as prepared when `prepare` is set
-    /// (the request alone named the room).
-    New {
-        user: CallstatsUser,
-        conference: Option<Resolved>,
-        force_new: bool,
-        prepare: bool,
-    },
-}
-
-impl Want {
-    fn user(&self) -> &CallstatsUser {
-        match self {
-            Want::Prepared(context) => context.user(),
-            Want::New { user, .. } => user,
-        }
-    }
-
-    fn conference(&self) -> Option<&ConferenceId> {
-        match self {
-            Want::Prepared(context) => context.conference_id(),
-            Want::New { conference, .. } => conference.as_ref().map(|c| &c.id),
+impl<U, A> Clone for Callstats<U, A> {
+    fn clone(&self) -> Self {
+        Self {
+            issuer: self.issuer.clone(),
+            user: self.user.clone(),
+            user_id: self.user_id.clone(),
+            room: self.room.clone(),
+            calls: self.calls.clone(),
+            authorize: self.authorize.clone(),
+            conference_server_id: self.conference_server_id.clone(),
+            vary: self.vary.clone(),
+            rejection: self.rejection.clone(),
+            audit: self.audit.clone(),
+            cache: self.cache.clone(),
         }
     }
 }
 
-/// What a request is to be granted, now or when a call registry answers.
-pub(crate) enum Wanted {
-    Now(Want),
-    Later(Pin<Box<dyn Future<Output = Result<Want, ConferenceError>> + Send + 'static>>),
-}
-
-/// A token decision that may have to wait (for an asynchronous [`Authorize`] hook).
-pub(crate) enum Grant {
-    Ready(Result<CallstatsContext, Rejection>),
-    Later(Pin<Box<dyn Future<Output = Result<CallstatsContext, Rejection>> + Send + 'static>>),
-}
-
-impl fmt::Debug for Callstats {
+impl<U, A> fmt::Debug for Callstats<U, A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Callstats")
             .field("issuer", &self.issuer)
+            .field("user", &std::any::type_name::<U>())
             .field("user_id", &self.user_id)
-            .field("conference_id", &self.conference)
+            .field("room", &self.room)
+            .field("calls", &self.calls)
+            .field("authorize", &std::any::type_name::<A>())
             .field("conference_server_id", &self.conference_server_id)
             .field("vary", &self.vary)
-            .field("authorize", &self.authorize.is_some())
+            .field("rejection", &self.rejection.is_some())
             .finish_non_exhaustive()
     }
 }
 
 impl Callstats {
-    /// A configuration with every default: the identity from the request extensions
-    /// ([`FromExtensions`]), raw usernames as userIDs, no conferenceID source, no
-    /// conferenceServerID, `Vary: cookie, authorization`.
+    /// A configuration with every default: the user from the request extensions
+    /// ([`FromExtensions`]), raw usernames as userIDs, no room (tokens without a
+    /// conferenceID), no calls, every logged-in user allowed ([`AllowAll`]), no
+    /// conferenceServerID, `Vary: cookie, authorization`, JSON rejections, audit
+    /// events as `tracing` events ([`TracingAudit`]).
     pub fn new(issuer: TokenIssuer) -> Self {
         Self {
+            cache: Arc::new(TokenCache::new(&issuer)),
             issuer,
-            identity: Arc::new(FromExtensions),
+            user: Arc::new(FromExtensions),
             user_id: UserIdStrategy::raw(),
-            conference: None,
+            room: None,
+            calls: None,
+            authorize: Arc::new(AllowAll),
             conference_server_id: None,
             vary: vary_value([header::COOKIE, header::AUTHORIZATION]),
-            authorize: None,
-            prepared: None,
+            rejection: None,
+            audit: Arc::new(TracingAudit),
+        }
+    }
+}
+
+impl<U, A> Callstats<U, A> {
+    /// Where the logged-in user comes from: step 1 of every request. Default
+    /// [`FromExtensions`]: an [`AppUser`](crate::AppUser) that the app's session layer
+    /// inserted into the request extensions. A closure
+    /// `Fn(&http::request::Parts) -> Option<AppUser>` works too, and so does an
+    /// asynchronous source such as [`FromSession`](crate::FromSession) (feature
+    /// `tower-sessions`). See [`GetUser`].
+    pub fn user<U2: GetUser>(self, user: U2) -> Callstats<U2, A> {
+        Callstats {
+            user: Arc::new(user),
+            issuer: self.issuer,
+            user_id: self.user_id,
+            room: self.room,
+            calls: self.calls,
+            authorize: self.authorize,
+            conference_server_id: self.conference_server_id,
+            vary: self.vary,
+            rejection: self.rejection,
+            audit: self.audit,
+            cache: self.cache,
         }
     }
 
-    /// Where the authenticated identity comes from. Default [`FromExtensions`]: an
-    /// [`Identity`] that the app's session layer inserted into the request extensions.
-    /// A closure `Fn(&http::request::Parts) -> Option<Identity>` works too.
-    pub fn identity(mut self, identity: impl GetIdentity) -> Self {
-        self.identity = Arc::new(identity);
-        self
-    }
-
-    /// How the userID is derived from the identity. Default [`UserIdStrategy::raw`].
+    /// How the userID is derived from the user: step 2. Default [`UserIdStrategy::raw`].
     pub fn user_id(mut self, strategy: UserIdStrategy) -> Self {
         self.user_id = strategy;
         self
     }
 
-    /// Where the layer takes the conferenceID from, on the page's request. Default
-    /// none: the context has no conferenceID and the token is still issued. (The token
-    /// endpoint has its own sources: see [`TokenEndpoint`].)
-    pub fn conference_id(mut self, source: ConferenceIdSource) -> Self {
-        self.conference = Some(source);
+    /// Where the room of a request comes from: step 3, the same for the page's layer
+    /// and the token endpoint (which reads it from the page that asks, its `Referer`).
+    /// Once set, a request that names no room gets `400 conference_required`, never a
+    /// token without a conference. Default none: tokens without a conferenceID.
+    pub fn room(mut self, source: RoomSource) -> Self {
+        self.room = Some(source);
+        self
+    }
+
+    /// Who may get a token for which room: step 4, asked with the user, the userID and
+    /// the room as the request named it, before the call registry or the token cache is
+    /// touched. A denied request gets `403 conference_forbidden`, naming the room it
+    /// asked for. Default [`AllowAll`]. A closure
+    /// `Fn(&AppUser, &UserId, Option<&str>) -> bool` decides at once;
+    /// [`AsyncAuthorize`](crate::AsyncAuthorize) waits for a future. See [`Authorize`].
+    pub fn authorize<A2: Authorize>(self, authorize: A2) -> Callstats<U, A2> {
+        Callstats {
+            authorize: Arc::new(authorize),
+            issuer: self.issuer,
+            user: self.user,
+            user_id: self.user_id,
+            room: self.room,
+            calls: self.calls,
+            conference_server_id: self.conference_server_id,
+            vary: self.vary,
+            rejection: self.rejection,
+            audit: self.audit,
+            cache: self.cache,
+        }
+    }
+
+    /// One conferenceID per call in each room: step 5, after the hook allowed the room.
+    /// The first participant of a room starts a call with a new conferenceID, everyone
+    /// who joins while it is active gets the same one, and after the call ended
+    /// ([`Calls::end_call`], or the registry's idle timeout) the next join starts a new
+    /// call. Needs a [`room`](Self::room) source. Default none: the room is the
+    /// conferenceID. See [`calls`](crate::calls).
+    pub fn calls(mut self, calls: Calls) -> Self {
+        self.calls = Some(calls);
         self
     }
 
@@ -188,22 +233,32 @@ impl Callstats {
         self
     }
 
-    /// The request headers that select the user (the ones your identity is read from),
-    /// sent as `Vary` on every response that carries a token, so that no cache serves one
-    /// user's token to another. Default `cookie, authorization`; an empty list sends no
-    /// `Vary`.
+    /// The request headers that select the user (the ones your session is read from),
+    /// sent as `Vary` on every response that carries a token, so that no cache serves
+    /// one user's token to another. Default `cookie, authorization`; an empty list
+    /// sends no `Vary`.
     pub fn vary(mut self, headers: impl IntoIterator<Item = HeaderName>) -> Self {
         self.vary = vary_value(headers);
         self
     }
 
-    /// Who may get a token for which conference: asked by the layer and the endpoint
-    /// alike, after the identity and the conferenceID are known and before anything is
-    /// signed. A denied request gets `403` with the JSON code `conference_forbidden` and
-    /// no token. Default none: every authenticated user may get a token for any
-    /// conference. See [`Authorize`] (a closure returning `bool` works).
-    pub fn authorize(mut self, authorize: impl Authorize) -> Self {
-        self.authorize = Some(Arc::new(authorize));
+    /// The response of a refused request, made by the app from the [`Rejection`]
+    /// (status, stable code, message), as `tower_http::csrf`'s `with_rejection_response`
+    /// does: an HTML page for a room page, say. Default
+    /// [`Rejection::to_json_response`]. The layer and the endpoint use it alike; use a
+    /// clone with another shape for one of them.
+    pub fn rejection<F>(mut self, shape: F) -> Self
+    where
+        F: Fn(Rejection) -> Response<Bytes> + Send + Sync + 'static,
+    {
+        self.rejection = Some(Arc::new(shape));
+        self
+    }
+
+    /// Where audit events go: one per token issued, reused or refused. Default
+    /// [`TracingAudit`]. See [`audit`](crate::audit).
+    pub fn audit(mut self, audit: impl Audit) -> Self {
+        self.audit = Arc::new(audit);
         self
     }
 
@@ -212,212 +267,19 @@ impl Callstats {
         &self.issuer
     }
 
-    /// The middleware for the pages that initialise callstats.js: it puts a
-    /// [`CallstatsContext`] into the request extensions and the token into response
-    /// headers. Its own settings (header names, `require_authentication`) are on
-    /// [`CallstatsLayer`].
-    pub fn layer(&self) -> CallstatsLayer {
-        CallstatsLayer::new(self.preparing())
-    }
-
-    /// The `POST /getToken` service that callstats.js' `tokenGenerator` calls. Its own
-    /// settings (body limit, conferenceID sources) are on [`TokenEndpoint`].
-    pub fn endpoint(&self) -> TokenEndpoint {
-        TokenEndpoint::new(self.preparing())
-    }
-
     /// `GET /.well-known/jwks.json`: the public keys of the issuer's key ring.
     pub fn jwks(&self) -> JwksService {
         JwksService::new(self.issuer.keys().clone())
     }
 
-    /// A copy of this configuration with its own prepared contexts, for a layer or an
-    /// endpoint: a context always matches the configuration that made it.
-    fn preparing(&self) -> Self {
-        Self {
-            prepared: Prepared::for_issuer(&self.issuer),
-            ..self.clone()
+    /// Logs a configuration that cannot work as asked (calls without a room).
+    pub(crate) fn check(&self) {
+        if self.calls.is_some() && self.room.is_none() {
+            tracing::warn!(
+                target: "tower_callstats::layer",
+                "Callstats::calls is set without Callstats::room: calls need a room, so none is joined"
+            );
         }
-    }
-
-    pub(crate) fn conference_source(&self) -> Option<&ConferenceIdSource> {
-        self.conference.as_ref()
-    }
-
-    pub(crate) fn vary_header(&self) -> Option<&HeaderValue> {
-        self.vary.as_ref()
-    }
-
-    /// The identity of the request, if it is authenticated.
-    pub(crate) fn identify(&self, parts: &Parts) -> Option<Identity> {
-        self.identity.identity(parts)
-    }
-
-    /// The callstats user of an identity, or a rejection (recorded in the audit log).
-    pub(crate) fn user(&self, identity: &Identity) -> Result<CallstatsUser, Rejection> {
-        self.user_id.derive(identity).map_err(|e| self.reject(e.into(), None))
-    }
-
-    /// What to grant `user` in the conference that `source` takes from `parts` (none
-    /// without a source): the room the request names, looked up among the prepared
-    /// contexts before it is validated, or what the source resolves, at once or when its
-    /// call registry answers.
-    pub(crate) fn want_in(
-        &self,
-        source: Option<&ConferenceIdSource>,
-        parts: &Parts,
-        user: &CallstatsUser,
-        force_new: bool,
-    ) -> Result<Wanted, ConferenceError> {
-        let Some(source) = source else {
-            return Ok(Wanted::Now(self.want(user, None, force_new)?));
-        };
-        if let Some(room) = source.named(parts) {
-            return Ok(Wanted::Now(self.want(user, Some(&room?), force_new)?));
-        }
-        let prepare = source.is_per_call();
-        match source.start(parts) {
-            Resolution::Ready(resolved) => Ok(Wanted::Now(self.want_resolved(user, resolved?, prepare, force_new))),
-            Resolution::Pending(resolved) => {
-                let (this, user) = (self.clone(), user.clone());
-                Ok(Wanted::Later(Box::pin(async move {
-                    Ok(this.want_resolved(&user, resolved.await?, prepare, force_new))
-                })))
-            }
-        }
-    }
-
-    /// What to grant `user` in the room `conference` that the request names (as read,
-    /// not yet validated): the prepared context when there is one (unless the client
-    /// forces a new token), else a new one, validated here, that will be prepared.
-    pub(crate) fn want(
-        &self,
-        user: &CallstatsUser,
-        conference: Option<&str>,
-        force_new: bool,
-    ) -> Result<Want, ConferenceError> {
-        if let (Some(prepared), false) = (&self.prepared, force_new) {
-            if let Some(context) = prepared.get(&self.issuer, user, conference, None) {
-                return Ok(Want::Prepared(context));
-            }
-        }
-        let conference = match conference {
-            Some(raw) => Some(Resolved {
-                id: ConferenceId::new(raw)?,
-                call_started_at: None,
-            }),
-            None => None,
-        };
-        Ok(Want::New {
-            user: user.clone(),
-            conference,
-            force_new,
-            prepare: true,
-        })
-    }
-
-    /// What to grant `user` in a conference that a source resolved (a per-call
-    /// conferenceID, or a generated or custom one): the prepared context when
-    /// `prepare` is set and there is one (unless the client forces a new token), else a
-    /// new one, prepared when `prepare` is set.
-    fn want_resolved(&self, user: &CallstatsUser, conference: Resolved, prepare: bool, force_new: bool) -> Want {
-        if let (Some(prepared), true, false) = (&self.prepared, prepare, force_new) {
-            let (id, started) = (conference.id.as_str(), conference.call_started_at);
-            if let Some(context) = prepared.get(&self.issuer, user, Some(id), started) {
-                return Want::Prepared(context);
-            }
-        }
-        Want::New {
-            user: user.clone(),
-            conference: Some(conference),
-            force_new,
-            prepare,
-        }
-    }
-
-    /// Asks the [`Authorize`] hook, then hands out the prepared context, or signs (or
-    /// reuses) a token for a new one.
-    pub(crate) fn grant(&self, identity: &Identity, want: Want) -> Grant {
-        let decision = match &self.authorize {
-            None => Authorization::Allow,
-            Some(hook) => hook.authorize(identity, want.conference()),
-        };
-        match decision {
-            Authorization::Allow => Grant::Ready(self.fulfil(want)),
-            Authorization::Deny => Grant::Ready(Err(self.forbidden(&want))),
-            Authorization::Later(decision) => {
-                let this = self.clone();
-                Grant::Later(Box::pin(async move {
-                    if decision.await {
-                        this.fulfil(want)
-                    } else {
-                        Err(this.forbidden(&want))
-                    }
-                }))
-            }
-        }
-    }
-
-    fn forbidden(&self, want: &Want) -> Rejection {
-        let rejection = Rejection::conference_forbidden(want.conference());
-        self.reject(rejection, Some(want.user().id()))
-    }
-
-    fn fulfil(&self, want: Want) -> Result<CallstatsContext, Rejection> {
-        match want {
-            Want::Prepared(context) => Ok(context),
-            Want::New {
-                user,
-                conference,
-                force_new,
-                prepare,
-            } => {
-                let context = self.context(user, conference, force_new)?;
-                if let (Some(prepared), true) = (&self.prepared, prepare) {
-                    prepared.insert(&context);
-                }
-                Ok(context)
-            }
-        }
-    }
-
-    /// A new context: the issuer's token (cached, or signed now) for `user`.
-    fn context(
-        &self,
-        user: CallstatsUser,
-        conference: Option<Resolved>,
-        force_new: bool,
-    ) -> Result<CallstatsContext, Rejection> {
-        let conference_id = conference.as_ref().map(|c| &c.id);
-        let issued = if force_new {
-            self.issuer.issue_new(user.id(), conference_id)
-        } else {
-            self.issuer.issue(user.id(), conference_id)
-        };
-        match issued {
-            Ok(token) => Ok(CallstatsContext::new(
-                self.issuer.app_id_shared().clone(),
-                user,
-                conference,
-                token,
-                self.conference_server_id.clone(),
-            )),
-            Err(error) => {
-                // The issuer has already recorded the failure in the audit log.
-                tracing::error!(target: "tower_callstats::layer", user_id = user.id().as_str(), %error, "token signing failed");
-                Err(Rejection::signing_failed())
-            }
-        }
-    }
-
-    /// Records a rejection in the audit log and returns it.
-    pub(crate) fn reject(&self, rejection: Rejection, user: Option<&UserId>) -> Rejection {
-        let mut event = AuditEvent::new(Action::Rejected).with_reason(rejection.message());
-        if let Some(user) = user {
-            event = event.with_user_id(user);
-        }
-        self.issuer.audit().record(&event);
-        rejection
     }
 }
 

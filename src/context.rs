@@ -6,7 +6,6 @@ use bytes::Bytes;
 use http::HeaderValue;
 
 use crate::{
-    conference::Resolved,
     id::{ConferenceId, UserId},
     token::IssuedToken,
     user_id::CallstatsUser,
@@ -25,7 +24,7 @@ use crate::{
 /// # async fn main() {
 /// use axum::{Router, body::Body, routing::get};
 /// use tower::ServiceExt;
-/// use tower_callstats::{Callstats, CallstatsContext, Identity, SigningKey, TokenIssuer};
+/// use tower_callstats::{AppUser, Callstats, CallstatsContext, SigningKey, TokenIssuer};
 ///
 /// let issuer = TokenIssuer::builder("app", SigningKey::generate("k").unwrap()).build().unwrap();
 /// let app = Router::new()
@@ -39,7 +38,7 @@ use crate::{
 ///     }))
 ///     .route_layer(Callstats::new(issuer).layer());
 /// let mut request = http::Request::get("/").body(Body::empty()).unwrap();
-/// request.extensions_mut().insert(Identity::new("ann"));
+/// request.extensions_mut().insert(AppUser::new("ann"));
 /// assert_eq!(app.oneshot(request).await.unwrap().status(), 200);
 /// # }
 /// ```
@@ -69,14 +68,11 @@ impl CallstatsContext {
     pub(crate) fn new(
         app_id: Arc<str>,
         user: CallstatsUser,
-        conference: Option<Resolved>,
+        conference_id: Option<ConferenceId>,
+        call_started_at: Option<u64>,
         token: Arc<IssuedToken>,
         conference_server_id: Option<UserId>,
     ) -> Self {
-        let (conference_id, call_started_at) = match conference {
-            Some(c) => (Some(c.id), c.call_started_at),
-            None => (None, None),
-        };
         Self {
             inner: Arc::new(ContextInner {
                 app_id,
@@ -106,14 +102,15 @@ impl CallstatsContext {
         self.inner.user.id()
     }
 
-    /// The conferenceID, if the route has a source for it.
+    /// The conferenceID: the call's ID with [`Callstats::calls`](crate::Callstats::calls),
+    /// else the room; `None` when no room source is configured.
     pub fn conference_id(&self) -> Option<&ConferenceId> {
         self.inner.conference_id.as_ref()
     }
 
-    /// When the call started, Unix seconds, when the conferenceID comes from a
-    /// [`per_call`](crate::ConferenceIdSource::per_call) source: the same for everyone in
-    /// the room until the call ends.
+    /// When the call started, Unix seconds, with [`Callstats::calls`](crate::Callstats::calls):
+    /// the same for everyone in the room until the call ends. `None` without calls, and
+    /// when the registry failed and the room stands in for the call.
     pub fn call_started_at(&self) -> Option<u64> {
         self.inner.call_started_at
     }
@@ -263,7 +260,7 @@ mod extract {
         async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
             parts.extensions.get::<CallstatsContext>().cloned().ok_or_else(|| {
                 tracing::error!(target: "tower_callstats::layer", "CallstatsContext extracted on a route without the CallstatsLayer (or by an unauthenticated request)");
-                Rejection::missing_context().response().into_response()
+                Rejection::missing_context().to_json_response().map(axum::body::Body::from).into_response()
             })
         }
     }
@@ -280,7 +277,7 @@ mod extract {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ConferenceId, Identity, SigningKey, TokenIssuer, UserIdStrategy};
+    use crate::{AppUser, ConferenceId, SigningKey, TokenIssuer, UserIdStrategy};
 
     /// The endpoint's hand-assembled JSON parses to exactly `to_client_json()` (built by
     /// serde_json), escapes, optional fields and the object form included.
@@ -294,20 +291,17 @@ mod tests {
             for object_form in [false, true] {
                 let user = UserIdStrategy::raw()
                     .object_form(object_form)
-                    .derive(&Identity::new(name))
+                    .derive(&AppUser::new(name))
                     .unwrap();
                 let token = issuer.issue(user.id(), None).unwrap();
                 for conference in [None, Some(r#"room "x" \ ອິນ"#)] {
                     for started in [None, Some(1_795_650_775)] {
                         for server in [None, Some(UserId::new(r#"sfu "1""#).unwrap())] {
-                            let resolved = conference.map(|c| Resolved {
-                                id: ConferenceId::new(c).unwrap(),
-                                call_started_at: started,
-                            });
                             let context = CallstatsContext::new(
                                 issuer.app_id_shared().clone(),
                                 user.clone(),
-                                resolved,
+                                conference.map(|c| ConferenceId::new(c).unwrap()),
+                                started,
                                 token.clone(),
                                 server,
                             );

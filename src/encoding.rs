@@ -31,7 +31,7 @@ pub(crate) fn is_component_safe(value: &str) -> bool {
 /// `A-Z a-z 0-9 - _ . ! ~ * ' ( )` becomes `%XX` per UTF-8 byte.
 ///
 /// ```
-/// use tower_callstats::id::percent_encode;
+/// use tower_callstats::percent_encode;
 ///
 /// assert_eq!(percent_encode("a b&c"), "a%20b%26c");
 /// assert_eq!(percent_encode("イ"), "%E3%82%A4");
@@ -47,7 +47,7 @@ pub fn percent_encode(value: &str) -> String {
 /// without `%` is returned as is, without copying.
 ///
 /// ```
-/// use tower_callstats::id::percent_decode;
+/// use tower_callstats::percent_decode;
 ///
 /// assert_eq!(percent_decode("%E3%82%A4+1", "conferenceID").unwrap(), "イ+1");
 /// assert!(percent_decode("%E3%82", "conferenceID").is_err()); // half a character

@@ -6,7 +6,7 @@
 //! | `callstats_tokens_total` | counter | `action` = `issued`, `reused`, `force_new_limited`, `rejected`, `failed` | one per audit event of [`TracingAudit`](crate::audit::TracingAudit) |
 //! | `callstats_tokens_signed_total` | counter | `key_id` | signatures made, by the keyID that signed (one series per key) |
 //! | `callstats_signing_seconds` | histogram | | time of one ES256 signature of a token |
-//! | `callstats_token_cache_entries` | gauge | | tokens in the cache, after each insert |
+//! | `callstats_token_cache_entries` | gauge | | tokens in the token cache, after each insert (with several [`Callstats`](crate::Callstats) of their own caches, the cache that inserted last) |
 //!
 //! Label values are closed sets (no userIDs, no reasons), so the series count stays
 //! small. Building a [`TokenIssuer`](crate::TokenIssuer) calls [`describe`], which adds

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
-use http_body_util::Full;
 
 /// The bytes of a shared string, so that a header value can point at them.
 struct SharedStr(Arc<str>);
@@ -51,8 +50,8 @@ pub(crate) fn vary(headers: &mut HeaderMap, vary: Option<&HeaderValue>) {
 }
 
 /// A JSON response with `no-store`.
-pub(crate) fn json(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(body.into()));
+pub(crate) fn json(status: StatusCode, body: impl Into<Bytes>) -> Response<Bytes> {
+    let mut response = Response::new(body.into());
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));

@@ -1,53 +1,4 @@
-//! How the callstats userID is derived from the authenticated [`Identity`].
-//!
-//! [callstats' identifier rules] name three ways, all available here, plus a closure:
-//!
-//! | strategy | userID | when |
-//! | --- | --- | --- |
-//! | [`UserIdStrategy::raw`] | the username as is | support staff search by user name |
-//! | [`UserIdStrategy::sha1`] | lowercase hex SHA1 of `username@domain` (40 characters); the domain must not contain `@` | searchable, but not readable |
-//! | [`UserIdStrategy::ephemeral`] | keyed hash (HMAC-SHA256) of the session ID | callstats' preference when nobody searches by user |
-//! | [`UserIdStrategy::custom`] | whatever the closure returns | anything else |
-//!
-//! [`UserIdStrategy::object_form`] turns any of them into callstats.js' object form
-//! `{userName, aliasName}`: the real username for support staff, the derived ID as the
-//! alias for engineers. The client authenticates with the alias, so the token's
-//! `userID` claim is the alias.
-//!
-//! [callstats' identifier rules]: https://docs.callstats.io/docs/identifiers-userids-conferenceids
-//!
-//! # The SHA1 domain
-//!
-//! `username@domain` must name one user only, so the domain may not contain `@`:
-//! otherwise (`bob@evil`, `example.com`) and (`bob`, `evil@example.com`) would both hash
-//! `bob@evil@example.com` and get the same userID. The username may contain `@` (an
-//! e-mail address), because the domain is then everything after the last `@`.
-//! [`UserIdStrategy::sha1`] refuses a default domain that is empty or contains `@` or a
-//! control character, at start-up; an identity whose own domain
-//! ([`Identity::with_domain`]) is like that gets
-//! [`DeriveError::Invalid`]`(`[`IdError::InvalidDomain`]`)`, which the layer and the
-//! endpoint answer with `400 invalid_user_id`.
-//!
-//! ```
-//! use tower_callstats::{Identity, UserIdStrategy};
-//!
-//! let alice = Identity::new("alice").with_domain("example.com").with_session_id("s3cr3t-session");
-//!
-//! let raw = UserIdStrategy::raw().derive(&alice).unwrap();
-//! assert_eq!(raw.id().as_str(), "alice");
-//!
-//! let hashed = UserIdStrategy::sha1("fallback.example").unwrap().derive(&alice).unwrap();
-//! assert_eq!(hashed.id().as_str(), "fc2398a73dd54d6237c4fdb58fd7d75347cf5af3"); // sha1("alice@example.com")
-//!
-//! let strategy = UserIdStrategy::ephemeral(b"a server secret of at least 16 bytes").unwrap();
-//! let once = strategy.derive(&alice).unwrap();
-//! assert_eq!(once, strategy.derive(&alice).unwrap()); // stable for the session
-//! assert!(!once.id().as_str().contains("alice"));
-//!
-//! let object = UserIdStrategy::sha1("example.com").unwrap().object_form(true).derive(&alice).unwrap();
-//! assert_eq!(object.user_name(), Some("alice"));
-//! assert_eq!(object.id().as_str(), "fc2398a73dd54d6237c4fdb58fd7d75347cf5af3"); // the alias
-//! ```
+//! How the callstats userID is derived from the authenticated [`AppUser`].
 
 use std::{fmt, sync::Arc};
 
@@ -58,7 +9,7 @@ use crate::{
     encoding::hex,
     error::ConfigError,
     id::{IdError, UserId},
-    identity::Identity,
+    user::AppUser,
 };
 
 /// The object form's limit on `userName` and `aliasName`, in characters.
@@ -67,7 +18,7 @@ pub const MAX_OBJECT_FORM_CHARS: usize = 128;
 /// The shortest secret [`UserIdStrategy::ephemeral`] accepts, in bytes.
 pub const MIN_EPHEMERAL_SECRET_BYTES: usize = 16;
 
-type CustomFn = dyn Fn(&Identity) -> Result<UserId, IdError> + Send + Sync;
+type CustomFn = dyn Fn(&AppUser) -> Result<UserId, IdError> + Send + Sync;
 
 #[derive(Clone)]
 enum Kind {
@@ -77,8 +28,56 @@ enum Kind {
     Custom(Arc<CustomFn>),
 }
 
-/// How to derive the callstats userID from an [`Identity`]. See the [module
-/// docs](self).
+/// How to derive the callstats userID from an [`AppUser`].
+///
+/// [callstats' identifier rules] name three ways, all available here, plus a closure:
+///
+/// | strategy | userID | when |
+/// | --- | --- | --- |
+/// | [`UserIdStrategy::raw`] | the username as is | support staff search by user name |
+/// | [`UserIdStrategy::sha1`] | lowercase hex SHA1 of `username@domain` (40 characters); the domain must not contain `@` | searchable, but not readable |
+/// | [`UserIdStrategy::ephemeral`] | keyed hash (HMAC-SHA256) of the session ID | callstats' preference when nobody searches by user |
+/// | [`UserIdStrategy::custom`] | whatever the closure returns | anything else |
+///
+/// [`UserIdStrategy::object_form`] turns any of them into callstats.js' object form
+/// `{userName, aliasName}`: the real username for support staff, the derived ID as the
+/// alias for engineers. The client authenticates with the alias, so the token's
+/// `userID` claim is the alias.
+///
+/// [callstats' identifier rules]: https://docs.callstats.io/docs/identifiers-userids-conferenceids
+///
+/// # The SHA1 domain
+///
+/// `username@domain` must name one user only, so the domain may not contain `@`:
+/// otherwise (`bob@evil`, `example.com`) and (`bob`, `evil@example.com`) would both hash
+/// `bob@evil@example.com` and get the same userID. The username may contain `@` (an
+/// e-mail address), because the domain is then everything after the last `@`.
+/// [`UserIdStrategy::sha1`] refuses a default domain that is empty or contains `@` or a
+/// control character, at start-up; a user whose own domain
+/// ([`AppUser::with_domain`]) is like that gets
+/// [`DeriveError::Invalid`]`(`[`IdError::InvalidDomain`]`)`, which the layer and the
+/// endpoint answer with `400 invalid_user_id`.
+///
+/// ```
+/// use tower_callstats::{AppUser, UserIdStrategy};
+///
+/// let alice = AppUser::new("alice").with_domain("example.com").with_session_id("s3cr3t-session");
+///
+/// let raw = UserIdStrategy::raw().derive(&alice).unwrap();
+/// assert_eq!(raw.id().as_str(), "alice");
+///
+/// let hashed = UserIdStrategy::sha1("fallback.example").unwrap().derive(&alice).unwrap();
+/// assert_eq!(hashed.id().as_str(), "fc2398a73dd54d6237c4fdb58fd7d75347cf5af3"); // sha1("alice@example.com")
+///
+/// let strategy = UserIdStrategy::ephemeral(b"a server secret of at least 16 bytes").unwrap();
+/// let once = strategy.derive(&alice).unwrap();
+/// assert_eq!(once, strategy.derive(&alice).unwrap()); // stable for the session
+/// assert!(!once.id().as_str().contains("alice"));
+///
+/// let object = UserIdStrategy::sha1("example.com").unwrap().object_form(true).derive(&alice).unwrap();
+/// assert_eq!(object.user_name(), Some("alice"));
+/// assert_eq!(object.id().as_str(), "fc2398a73dd54d6237c4fdb58fd7d75347cf5af3"); // the alias
+/// ```
 ///
 /// The default is [`UserIdStrategy::raw`].
 #[derive(Clone)]
@@ -115,10 +114,10 @@ pub enum DeriveError {
     /// The derived value is not a valid identifier (empty, too long, ...).
     #[error(transparent)]
     Invalid(#[from] IdError),
-    /// The ephemeral strategy needs [`Identity::with_session_id`], and the identity has
+    /// The ephemeral strategy needs [`AppUser::with_session_id`], and the identity has
     /// no session ID.
     #[error(
-        "the ephemeral userID strategy needs a session ID, and the identity has none (set it with Identity::with_session_id)"
+        "the ephemeral userID strategy needs a session ID, and the user has none (set it with AppUser::with_session_id)"
     )]
     MissingSessionId,
 }
@@ -132,13 +131,13 @@ impl UserIdStrategy {
         }
     }
 
-    /// Lowercase hex SHA1 of `username@domain`. The domain is the identity's own
-    /// ([`Identity::with_domain`]) or, when it has none, `default_domain`.
+    /// Lowercase hex SHA1 of `username@domain`. The domain is the user's own
+    /// ([`AppUser::with_domain`]) or, when it has none, `default_domain`.
     ///
     /// A domain must not be empty or contain `@` or a control character: `@` in the
     /// domain would make two users hash to one userID (see the [module
-    /// docs](crate::user_id#the-sha1-domain)). `default_domain` is checked here, an
-    /// identity's own domain when the userID is derived.
+    /// docs](UserIdStrategy#the-sha1-domain)). `default_domain` is checked here, an
+    /// user's own domain when the userID is derived.
     ///
     /// ```
     /// use tower_callstats::UserIdStrategy;
@@ -164,7 +163,7 @@ impl UserIdStrategy {
 
     /// A userID that is stable for a session and reveals nothing about the user:
     /// the first 128 bits of HMAC-SHA256(`secret`, session ID), as 32 lowercase hex
-    /// characters. The identity must carry a session ID.
+    /// characters. The user must carry a session ID.
     ///
     /// `secret` must be at least 16 bytes; keep it stable across restarts if userIDs
     /// must survive them.
@@ -186,7 +185,7 @@ impl UserIdStrategy {
     /// Any userID the closure returns.
     pub fn custom<F>(f: F) -> Self
     where
-        F: Fn(&Identity) -> Result<UserId, IdError> + Send + Sync + 'static,
+        F: Fn(&AppUser) -> Result<UserId, IdError> + Send + Sync + 'static,
     {
         Self {
             kind: Kind::Custom(Arc::new(f)),
@@ -195,7 +194,7 @@ impl UserIdStrategy {
     }
 
     /// Whether to use callstats.js' object form `{userName, aliasName}`: `userName` is
-    /// the identity's username, `aliasName` (and the token's `userID` claim) is what this
+    /// the user's username, `aliasName` (and the token's `userID` claim) is what this
     /// strategy derives. Both must be at most 128 characters. Default `false`.
     #[must_use]
     pub fn object_form(mut self, on: bool) -> Self {
@@ -203,8 +202,8 @@ impl UserIdStrategy {
         self
     }
 
-    /// Derives the userID for `identity`.
-    pub fn derive(&self, identity: &Identity) -> Result<CallstatsUser, DeriveError> {
+    /// Derives the userID for `user`.
+    pub fn derive(&self, identity: &AppUser) -> Result<CallstatsUser, DeriveError> {
         let id = match &self.kind {
             Kind::Raw => UserId::from_arc(identity.username_shared().clone())?,
             Kind::Sha1 { default_domain } => {
@@ -284,11 +283,11 @@ fn check_chars(value: &str, kind: &'static str) -> Result<(), IdError> {
 /// `{"userName": ..., "aliasName": ...}`.
 ///
 /// ```
-/// use tower_callstats::{Identity, UserIdStrategy};
+/// use tower_callstats::{AppUser, UserIdStrategy};
 ///
-/// let user = UserIdStrategy::raw().object_form(true).derive(&Identity::new("Ann")).unwrap();
+/// let user = UserIdStrategy::raw().object_form(true).derive(&AppUser::new("Ann")).unwrap();
 /// assert_eq!(serde_json::to_string(&user).unwrap(), r#"{"userName":"Ann","aliasName":"Ann"}"#);
-/// let user = UserIdStrategy::raw().derive(&Identity::new("Ann")).unwrap();
+/// let user = UserIdStrategy::raw().derive(&AppUser::new("Ann")).unwrap();
 /// assert_eq!(serde_json::to_string(&user).unwrap(), r#""Ann""#);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -334,22 +333,22 @@ mod tests {
     fn sha1_matches_known_vectors() {
         let cases = [
             (
-                Identity::new("alice"),
+                AppUser::new("alice"),
                 "example.com",
                 "fc2398a73dd54d6237c4fdb58fd7d75347cf5af3",
             ),
             (
-                Identity::new("インターネット"),
+                AppUser::new("インターネット"),
                 "例え.jp",
                 "6b2aec92867c752f8aa825d902a0996e361c5672",
             ),
             (
-                Identity::new("Bob"),
+                AppUser::new("Bob"),
                 "Example.COM",
                 "4084ccde35971d01aab0513986d0ee523c4a6526",
             ),
             (
-                Identity::new("alice").with_domain("example.com"),
+                AppUser::new("alice").with_domain("example.com"),
                 "ignored.example",
                 "fc2398a73dd54d6237c4fdb58fd7d75347cf5af3",
             ),
@@ -366,15 +365,15 @@ mod tests {
         // python3 -c "import hmac,hashlib;print(hmac.new(b'0123456789abcdef0123456789abcdef', b'session-1', hashlib.sha256).hexdigest())"
         let strategy = UserIdStrategy::ephemeral(b"0123456789abcdef0123456789abcdef").unwrap();
         let user = strategy
-            .derive(&Identity::new("alice").with_session_id("session-1"))
+            .derive(&AppUser::new("alice").with_session_id("session-1"))
             .unwrap();
         assert_eq!(user.id().as_str(), "7d81aa0d926fec32f563bfd57d35ec82");
         let other = strategy
-            .derive(&Identity::new("alice").with_session_id("session-2"))
+            .derive(&AppUser::new("alice").with_session_id("session-2"))
             .unwrap();
         assert_ne!(user, other);
         assert_eq!(
-            strategy.derive(&Identity::new("alice")),
+            strategy.derive(&AppUser::new("alice")),
             Err(DeriveError::MissingSessionId)
         );
     }
@@ -388,10 +387,10 @@ mod tests {
 
     #[test]
     fn raw_usernames_are_validated() {
-        let err = UserIdStrategy::raw().derive(&Identity::new("")).unwrap_err();
+        let err = UserIdStrategy::raw().derive(&AppUser::new("")).unwrap_err();
         assert_eq!(err, DeriveError::Invalid(IdError::Empty { kind: "userID" }));
         let err = UserIdStrategy::raw()
-            .derive(&Identity::new("ü".repeat(129)))
+            .derive(&AppUser::new("ü".repeat(129)))
             .unwrap_err();
         assert_eq!(
             err,
@@ -408,14 +407,14 @@ mod tests {
         let name = "ü".repeat(128); // 256 bytes, 128 characters: fits both limits
         let user = UserIdStrategy::raw()
             .object_form(true)
-            .derive(&Identity::new(name.as_str()))
+            .derive(&AppUser::new(name.as_str()))
             .unwrap();
         assert_eq!(user.user_name(), Some(name.as_str()));
         let long = "a".repeat(129);
         let err = UserIdStrategy::sha1("x")
             .unwrap()
             .object_form(true)
-            .derive(&Identity::new(long))
+            .derive(&AppUser::new(long))
             .unwrap_err();
         assert_eq!(
             err,
@@ -429,8 +428,8 @@ mod tests {
 
     #[test]
     fn custom_closures_work() {
-        let strategy = UserIdStrategy::custom(|i: &Identity| UserId::new(format!("u-{}", i.username())));
-        assert_eq!(strategy.derive(&Identity::new("z")).unwrap().id().as_str(), "u-z");
+        let strategy = UserIdStrategy::custom(|i: &AppUser| UserId::new(format!("u-{}", i.username())));
+        assert_eq!(strategy.derive(&AppUser::new("z")).unwrap().id().as_str(), "u-z");
     }
 
     /// (`bob@evil`, `example.com`) and (`bob`, `evil@example.com`) would both hash
@@ -453,7 +452,7 @@ mod tests {
         }
         let strategy = UserIdStrategy::sha1("example.com").unwrap();
         let err = strategy
-            .derive(&Identity::new("bob").with_domain("evil@example.com"))
+            .derive(&AppUser::new("bob").with_domain("evil@example.com"))
             .unwrap_err();
         let DeriveError::Invalid(IdError::InvalidDomain { domain, reason }) = &err else {
             panic!("{err:?}");
@@ -463,7 +462,7 @@ mod tests {
         assert!(err.to_string().contains("ambiguous"), "{err}");
         // The username may contain '@': the domain is what follows the last '@'.
         // printf 'bob@evil@example.com' | sha1sum
-        let user = strategy.derive(&Identity::new("bob@evil")).unwrap();
+        let user = strategy.derive(&AppUser::new("bob@evil")).unwrap();
         assert_eq!(user.id().as_str(), "a0338c75069228dd33b8298baa5322382a2ca235");
     }
 }

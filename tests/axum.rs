@@ -13,7 +13,7 @@ use axum::{
 use common::{assert_callstats_claims, body_json, decode_component, raw_header, verify};
 use tower::ServiceExt;
 use tower_callstats::{
-    Callstats, CallstatsContext, ConferenceIdSource, Identity, SigningKey, TokenIssuer, UserId, UserIdStrategy,
+    AppUser, Callstats, CallstatsContext, RoomSource, SigningKey, TokenIssuer, UserId, UserIdStrategy,
 };
 
 const APP_ID: &str = "1234567";
@@ -42,29 +42,33 @@ fn request(uri: &str, user: Option<&str>) -> Request<Body> {
     if let Some(user) = user {
         request
             .extensions_mut()
-            .insert(Identity::new(user).with_domain("example.com").with_session_id("sess-1"));
+            .insert(AppUser::new(user).with_domain("example.com").with_session_id("sess-1"));
     }
     request
 }
 
-/// Three kinds of routes: a room page with the conferenceID from the route, a call
+/// Three kinds of routes: a room page with the room from the route's path, a call
 /// page with it from a query parameter and SHA1 userIDs, and a page without the layer;
-/// plus a nested router.
+/// plus a nested router, whose room source names the whole path from the root.
 fn app(issuer: TokenIssuer) -> Router {
-    let by_room = Callstats::new(issuer.clone()).conference_id(ConferenceIdSource::route_param("room"));
+    let by_room = Callstats::new(issuer.clone()).room(RoomSource::path("/rooms/{room}", "room").unwrap());
     let rooms = Router::new()
         .route("/rooms/{room}", get(show))
         .route_layer(by_room.layer());
     let calls = Router::new().route("/calls", get(show)).route_layer(
         Callstats::new(issuer)
             .user_id(UserIdStrategy::sha1("example.com").unwrap())
-            .conference_id(ConferenceIdSource::query("c"))
+            .room(RoomSource::query("c"))
             .layer()
             .require_authentication(true),
     );
+    // The template is the route's full path, the nesting prefix included.
+    let nested_rooms = by_room
+        .clone()
+        .room(RoomSource::path("/api/t/{tenant}/rooms/{room}", "room").unwrap());
     let nested = Router::new()
         .route("/t/{tenant}/rooms/{room}", get(show))
-        .route_layer(by_room.layer());
+        .route_layer(nested_rooms.layer());
     Router::new()
         .merge(rooms)
         .merge(calls)
@@ -140,9 +144,11 @@ async fn invalid_ids_get_400_json_and_no_token() {
             "invalid_conference_id",
             "conferenceID is empty",
         ),
+        // A page that names no room: `conference_required` (it was
+        // `invalid_conference_id` before the room sources were unified).
         (
             request("/calls", Some("alice")),
-            "invalid_conference_id",
+            "conference_required",
             "no query parameter \"c\"",
         ),
         (
@@ -185,7 +191,7 @@ async fn each_route_uses_its_own_configuration() {
     let response = app.clone().oneshot(request("/public", Some("alice"))).await.unwrap();
     assert!(!response.headers().contains_key("x-callstats-token"));
     assert_eq!(common::body_bytes(response.into_body()).await, "anonymous");
-    // Nested router: the route parameter is found through the nesting prefix.
+    // Nested router: the room is found in the full path, the nesting prefix included.
     let response = app
         .oneshot(request("/api/t/acme/rooms/standup", Some("bob")))
         .await
@@ -198,7 +204,7 @@ async fn each_route_uses_its_own_configuration() {
 async fn id_headers_are_percent_encoded_and_decode_back_byte_exact() {
     let user = "интернэт ユーザー 🎉 e\u{301}";
     let room = "ອິນເຕີເນັດ/インターネット";
-    let uri = format!("/rooms/{}", tower_callstats::id::percent_encode(room));
+    let uri = format!("/rooms/{}", tower_callstats::percent_encode(room));
     let response = app(issuer_with(key()))
         .oneshot(request(&uri, Some(user)))
         .await
@@ -244,7 +250,7 @@ async fn handlers_read_the_context_with_the_extractor_and_the_object_form() {
     let app = Router::new().route("/rooms/{room}", get(page)).route_layer(
         Callstats::new(issuer_with(key))
             .user_id(UserIdStrategy::sha1("example.com").unwrap().object_form(true))
-            .conference_id(ConferenceIdSource::route_param("room"))
+            .room(RoomSource::path("/rooms/{room}", "room").unwrap())
             .conference_server_id(UserId::new("sfu-eu-1").unwrap())
             .layer(),
     );
@@ -270,7 +276,7 @@ fn post(body: &str, content_type: &str, user: Option<&str>) -> Request<Body> {
         .body(Body::from(body.to_owned()))
         .unwrap();
     if let Some(user) = user {
-        request.extensions_mut().insert(Identity::new(user));
+        request.extensions_mut().insert(AppUser::new(user));
     }
     request
 }
@@ -280,7 +286,10 @@ async fn token_endpoint_answers_like_the_docs_reference() {
     let issuer = issuer_with(key());
     let key = issuer.keys().active();
     let public = key.public_key_pem();
-    let app = Router::new().route_service("/getToken", Callstats::new(issuer).endpoint());
+    // This test is about what the body may say, so the body's conferenceID names the
+    // room (`room_from_body`); by default the room comes from the page that asks (see
+    // the next test).
+    let app = Router::new().route_service("/getToken", Callstats::new(issuer).endpoint().room_from_body(true));
 
     let response = app
         .clone()
@@ -308,12 +317,12 @@ async fn token_endpoint_answers_like_the_docs_reference() {
         .unwrap();
     assert_eq!(body_json(response.into_body()).await["conferenceID"], "a b!");
 
-    // No session: the docs' exact body.
+    // No session: the docs' message, with the stable code every refusal has.
     let response = app.clone().oneshot(post("", "application/json", None)).await.unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(
         common::body_bytes(response.into_body()).await,
-        r#"{"error":"User not logged in"}"#
+        r#"{"code":"not_logged_in","error":"User not logged in"}"#
     );
 
     // Wrong method.
@@ -324,8 +333,9 @@ async fn token_endpoint_answers_like_the_docs_reference() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(response.headers()[header::ALLOW], "POST");
+    assert_eq!(body_json(response.into_body()).await["code"], "method_not_allowed");
 
-    // Someone else's userID in the body is ignored: identity only comes from the session.
+    // Someone else's userID in the body is ignored: the user only comes from the session.
     let response = app
         .clone()
         .oneshot(post(
@@ -347,6 +357,7 @@ async fn token_endpoint_answers_like_the_docs_reference() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(body_json(response.into_body()).await["code"], "invalid_conference_id");
     let huge = format!(r#"{{"conferenceID":"{}"}}"#, "a".repeat(10_000));
     let response = app
         .clone()
@@ -354,19 +365,19 @@ async fn token_endpoint_answers_like_the_docs_reference() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(body_json(response.into_body()).await["code"], "body_too_large");
     let response = app
         .oneshot(post("conferenceID: x", "text/plain", Some("ann")))
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(body_json(response.into_body()).await["code"], "unsupported_media_type");
 }
 
 #[tokio::test]
-async fn token_endpoint_can_take_the_conference_from_the_referer() {
-    let endpoint = Callstats::new(issuer_with(key()))
-        .endpoint()
-        .conference_id_from_referer(ConferenceIdSource::path_template("/rooms/{room}", "room").unwrap());
-    let app = Router::new().route_service("/getToken", endpoint);
+async fn token_endpoint_takes_the_room_from_the_referer_with_the_pages_source() {
+    let callstats = Callstats::new(issuer_with(key())).room(RoomSource::path("/rooms/{room}", "room").unwrap());
+    let app = Router::new().route_service("/getToken", callstats.endpoint());
     let mut request = post("", "application/json", Some("ann"));
     request.headers_mut().insert(
         header::REFERER,
@@ -374,7 +385,7 @@ async fn token_endpoint_can_take_the_conference_from_the_referer() {
     );
     let body = body_json(app.clone().oneshot(request).await.unwrap().into_body()).await;
     assert_eq!(body["conferenceID"], "イ");
-    // With a server-side source configured, the client's body does not choose...
+    // The client's body does not choose the room...
     let with_body = |app: Router| async move {
         let mut request = post(r#"{"conferenceID":"from-body"}"#, "application/json", Some("ann"));
         request.headers_mut().insert(
@@ -384,12 +395,8 @@ async fn token_endpoint_can_take_the_conference_from_the_referer() {
         body_json(app.oneshot(request).await.unwrap().into_body()).await
     };
     assert_eq!(with_body(app).await["conferenceID"], "r");
-    // ...unless the app turns the body source back on: then the body wins.
-    let endpoint = Callstats::new(issuer_with(key()))
-        .endpoint()
-        .conference_id_from_referer(ConferenceIdSource::path_template("/rooms/{room}", "room").unwrap())
-        .conference_id_from_body(true);
-    let app = Router::new().route_service("/getToken", endpoint);
+    // ...unless the app lets it: then the body wins.
+    let app = Router::new().route_service("/getToken", callstats.endpoint().room_from_body(true));
     assert_eq!(with_body(app).await["conferenceID"], "from-body");
 }
 

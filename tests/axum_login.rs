@@ -1,5 +1,6 @@
-//! examples/axum_login.rs: the identity comes from axum-login's `AuthSession`, and the
-//! room page and the token endpoint agree on the userID.
+//! examples/axum_login.rs: the user comes from axum-login's `AuthSession` (a closure
+//! given to `Callstats::user`), and the room page and the token endpoint agree on the
+//! userID and the room.
 
 mod common;
 #[allow(dead_code)]
@@ -59,18 +60,23 @@ async fn a_logged_in_user_gets_the_same_user_id_on_the_page_and_in_the_token() {
     let (_, claims) = common::verify(&jwt, &public);
     assert_eq!(claims["userID"], alice);
 
+    // The page's tokenGenerator: the room is the page's (its Referer).
     let token = app
         .clone()
-        .oneshot(with_cookie(Request::post("/getToken"), &cookie))
+        .oneshot(with_cookie(
+            Request::post("/getToken").header(header::REFERER, "http://127.0.0.1:3004/rooms/standup"),
+            &cookie,
+        ))
         .await
         .unwrap();
     assert_eq!(token.status(), StatusCode::OK);
     let json = common::body_json(token.into_body()).await;
     assert_eq!(json["userID"], alice);
+    assert_eq!(json["conferenceID"], "standup");
     let (_, claims) = common::verify(json["token"].as_str().unwrap(), &public);
     assert_eq!(claims["userID"], alice);
 
-    // After logout the session no longer yields an identity.
+    // After logout the session no longer yields a user.
     let out = app
         .clone()
         .oneshot(with_cookie(Request::post("/logout"), &cookie))
@@ -78,10 +84,14 @@ async fn a_logged_in_user_gets_the_same_user_id_on_the_page_and_in_the_token() {
         .unwrap();
     assert_eq!(out.status(), StatusCode::OK);
     let after = app
-        .oneshot(with_cookie(Request::post("/getToken"), &cookie))
+        .oneshot(with_cookie(
+            Request::post("/getToken").header(header::REFERER, "http://127.0.0.1:3004/rooms/standup"),
+            &cookie,
+        ))
         .await
         .unwrap();
     assert_eq!(after.status(), StatusCode::FORBIDDEN);
+    assert_eq!(common::body_json(after.into_body()).await["code"], "not_logged_in");
 }
 
 #[tokio::test]
@@ -94,7 +104,7 @@ async fn no_login_no_token() {
     let response = app.clone().oneshot(anonymous).await.unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let body = common::body_bytes(response.into_body()).await;
-    assert_eq!(&body[..], br#"{"error":"User not logged in"}"#);
+    assert_eq!(&body[..], br#"{"code":"not_logged_in","error":"User not logged in"}"#);
 
     // The failed login's session cookie (if any) carries no user either.
     let page = match cookie {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use common::verify_ignoring_time;
 use tower_callstats::{
-    ConferenceId, ConfigError, SigningKey, TokenIssuer, UserId, clock::ManualClock, token::RESERVED_CLAIMS,
+    ConferenceId, ConfigError, RESERVED_CLAIMS, SigningKey, TokenIssuer, UserId, clock::ManualClock,
 };
 
 fn user() -> UserId {
@@ -107,10 +107,11 @@ fn bad_settings_fail_at_build_with_the_offending_value() {
     );
 }
 
+/// `issue` signs on every call (the cache lives in `Callstats`), each token with its
+/// own `jti`.
 #[test]
 fn jti_is_unique_per_signed_token() {
     let issuer = TokenIssuer::builder("app", SigningKey::generate("k").unwrap())
-        .cache(false)
         .build()
         .unwrap();
     let mut seen = std::collections::HashSet::new();

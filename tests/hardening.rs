@@ -1,8 +1,8 @@
 //! Hardening findings, each as rows through a real axum `Router` with the layer and the
 //! token endpoint: who may bind a token to a conference (1), tokens only on successes
-//! (2), cross-site requests to the endpoint (3), the cache as an amplifier (7), token
-//! responses are never cached (8), and the page and the token agree on the URL (9).
-//! SECURITY.md lists them with their figures.
+//! (2), cross-site requests to the endpoint, the scheme of the `Origin` included (3),
+//! the cache as an amplifier (7), token responses are never cached (8), and the page
+//! and the token agree on the URL (9). SECURITY.md lists them with their figures.
 //!
 //! Every row names the request and exactly what it must get; a row that expects no
 //! token also checks that none is anywhere in the response.
@@ -23,27 +23,31 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use http::{HeaderValue, Request, StatusCode, header, uri::Authority};
+use bytes::Bytes;
+use common::{AuditLog, http_client};
+use http::{
+    HeaderValue, Request, StatusCode, header,
+    uri::{Authority, Scheme},
+};
+use http_body_util::Full;
 use tower::ServiceExt;
 use tower_callstats::{
-    Callstats, ConferenceId, ConferenceIdSource, Identity, SigningKey, TokenIssuer,
-    audit::{Action, AuditEvent},
-    authorize::Authorization,
+    AppUser, AsyncAuthorize, Authorize, Callstats, ConfigError, FromExtensions, RoomSource, SigningKey, TokenIssuer,
+    UserId, audit::Action,
 };
 
-/// Counts the signatures an issuer makes (its `issued` audit events).
-fn counting_issuer() -> (TokenIssuer, Arc<AtomicUsize>) {
-    let signed = Arc::new(AtomicUsize::new(0));
-    let count = signed.clone();
+/// A configuration whose signatures are counted (its `issued` audit events).
+fn counting_callstats() -> (Callstats, AuditLog) {
+    let log = AuditLog::default();
     let issuer = TokenIssuer::builder("app", SigningKey::generate("key-1").unwrap())
-        .audit(move |event: &AuditEvent<'_>| {
-            if event.action == Action::Issued {
-                count.fetch_add(1, Ordering::SeqCst);
-            }
-        })
         .build()
         .unwrap();
-    (issuer, signed)
+    (Callstats::new(issuer).audit(log.hook()), log)
+}
+
+/// The room pages' source: the route's template.
+fn rooms() -> RoomSource {
+    RoomSource::path("/rooms/{room}", "room").unwrap()
 }
 
 /// A configuration with every default and a fresh key.
@@ -56,7 +60,7 @@ fn callstats() -> Callstats {
 }
 
 /// Room pages behind the layer, and the token endpoint.
-fn rooms_and_endpoint(callstats: &Callstats) -> Router {
+fn rooms_and_endpoint<A: Authorize>(callstats: &Callstats<FromExtensions, A>) -> Router {
     Router::new()
         .route("/rooms/{room}", get(|| async { "page" }))
         .route_layer(callstats.layer())
@@ -65,7 +69,7 @@ fn rooms_and_endpoint(callstats: &Callstats) -> Router {
 
 /// The app's authentication, as a test stand-in: every request is alice's.
 fn as_alice(mut request: Request<Body>) -> Request<Body> {
-    request.extensions_mut().insert(Identity::new("alice"));
+    request.extensions_mut().insert(AppUser::new("alice"));
     request
 }
 
@@ -109,6 +113,14 @@ fn post_token(body: &'static str) -> Request<Body> {
         .unwrap()
 }
 
+/// A token request from the page of `room` (its Referer names the room).
+fn post_token_from(room: &str, body: &'static str) -> Request<Body> {
+    let mut request = post_token(body);
+    let referer = HeaderValue::from_str(&format!("https://meet.example.com/rooms/{room}")).unwrap();
+    request.headers_mut().insert(header::REFERER, referer);
+    request
+}
+
 /// One row: name, request, expected status, expected JSON code, whether a token is expected.
 type Row<'a> = (&'a str, Request<Body>, StatusCode, Option<&'a str>, bool);
 
@@ -134,16 +146,14 @@ async fn check_rows(app: &Router, rows: Vec<Row<'_>>) {
 }
 
 // 1. The client chooses the conference binding: an authorization hook, used by the
-// layer and the endpoint alike, and no body source when the server has its own.
+// layer and the endpoint alike, and the room from the page that asks, not the body.
 
 #[tokio::test]
 async fn the_authorization_hook_decides_for_the_layer_and_the_endpoint() {
-    let members_only = |identity: &Identity, conference: Option<&ConferenceId>| {
-        conference.is_none_or(|c| c.as_str() != "board-meeting" || identity.username() == "ceo")
+    let members_only = |user: &AppUser, _: &UserId, room: Option<&str>| {
+        room.is_none_or(|room| room != "board-meeting" || user.username() == "ceo")
     };
-    let callstats = callstats()
-        .conference_id(ConferenceIdSource::route_param("room"))
-        .authorize(members_only);
+    let callstats = callstats().room(rooms()).authorize(members_only);
     let app = rooms_and_endpoint(&callstats);
     let forbidden = Some("conference_forbidden");
     check_rows(
@@ -165,19 +175,35 @@ async fn the_authorization_hook_decides_for_the_layer_and_the_endpoint() {
             ),
             (
                 "endpoint, allowed room",
-                post_token(r#"{"conferenceID":"standup"}"#),
+                post_token_from("standup", ""),
                 StatusCode::OK,
                 None,
                 true,
             ),
             (
                 "endpoint, denied room",
-                post_token(r#"{"conferenceID":"board-meeting"}"#),
+                post_token_from("board-meeting", ""),
                 StatusCode::FORBIDDEN,
                 forbidden,
                 false,
             ),
-            ("endpoint, no room", post_token(""), StatusCode::OK, None, true),
+            (
+                "endpoint, denied room, an allowed one named in the body",
+                post_token_from("board-meeting", r#"{"conferenceID":"standup"}"#),
+                StatusCode::FORBIDDEN,
+                forbidden,
+                false,
+            ),
+            // A room source is set: a request that names no page names no room, and
+            // gets no token (it got one without a conferenceID before the room became
+            // one setting for the layer and the endpoint).
+            (
+                "endpoint, no room (no Referer)",
+                post_token(""),
+                StatusCode::BAD_REQUEST,
+                Some("conference_required"),
+                false,
+            ),
         ],
     )
     .await;
@@ -185,20 +211,18 @@ async fn the_authorization_hook_decides_for_the_layer_and_the_endpoint() {
 
 #[tokio::test]
 async fn an_asynchronous_hook_is_awaited_before_anything_is_signed() {
-    let (issuer, signed) = counting_issuer();
+    let (callstats, log) = counting_callstats();
     let asks = Arc::new(AtomicUsize::new(0));
     let counter = asks.clone();
-    let remote_check = move |_: &Identity, conference: Option<&ConferenceId>| {
+    let remote_check = AsyncAuthorize::new(move |_: &AppUser, _: &UserId, room: Option<&str>| {
         counter.fetch_add(1, Ordering::SeqCst);
-        let allowed = conference.is_some_and(|c| c.as_str() == "open");
-        Authorization::later(async move {
+        let allowed = room == Some("open");
+        async move {
             tokio::time::sleep(Duration::from_millis(5)).await; // a database round trip
             allowed
-        })
-    };
-    let callstats = Callstats::new(issuer)
-        .conference_id(ConferenceIdSource::route_param("room"))
-        .authorize(remote_check);
+        }
+    });
+    let callstats = callstats.room(rooms()).authorize(remote_check);
     let app = rooms_and_endpoint(&callstats);
     let forbidden = Some("conference_forbidden");
     check_rows(
@@ -213,7 +237,7 @@ async fn an_asynchronous_hook_is_awaited_before_anything_is_signed() {
             ),
             (
                 "endpoint, denied",
-                post_token(r#"{"conferenceID":"closed"}"#),
+                post_token_from("closed", ""),
                 StatusCode::FORBIDDEN,
                 forbidden,
                 false,
@@ -221,18 +245,14 @@ async fn an_asynchronous_hook_is_awaited_before_anything_is_signed() {
         ],
     )
     .await;
-    assert_eq!(
-        signed.load(Ordering::SeqCst),
-        0,
-        "nothing is signed before the hook allows"
-    );
+    assert_eq!(log.count(Action::Issued), 0, "nothing is signed before the hook allows");
     check_rows(
         &app,
         vec![
             ("layer, allowed", get_page("/rooms/open"), StatusCode::OK, None, true),
             (
                 "endpoint, allowed",
-                post_token(r#"{"conferenceID":"open"}"#),
+                post_token_from("open", ""),
                 StatusCode::OK,
                 None,
                 true,
@@ -241,22 +261,18 @@ async fn an_asynchronous_hook_is_awaited_before_anything_is_signed() {
     )
     .await;
     assert_eq!(asks.load(Ordering::SeqCst), 4, "the hook is asked for every request");
-    assert_eq!(signed.load(Ordering::SeqCst), 1, "one token, then the cache");
+    assert_eq!(log.count(Action::Issued), 1, "one token, then the cache");
 }
 
 #[tokio::test]
-async fn with_a_server_side_source_the_body_does_not_choose_the_conference() {
-    let callstats = callstats();
-    let endpoint = callstats
-        .endpoint()
-        .conference_id_from_referer(ConferenceIdSource::path_template("/rooms/{room}", "room").unwrap());
-    let app = Router::new().route_service("/getToken", endpoint);
-    let mut request = post_token(r#"{"conferenceID":"the-room-i-want"}"#);
-    request.headers_mut().insert(
-        header::REFERER,
-        HeaderValue::from_static("https://meet.example.com/rooms/my-room"),
-    );
-    let seen = send(&app, request).await;
+async fn with_a_room_source_the_body_does_not_choose_the_conference() {
+    let callstats = callstats().room(rooms());
+    let app = Router::new().route_service("/getToken", callstats.endpoint());
+    let seen = send(
+        &app,
+        post_token_from("my-room", r#"{"conferenceID":"the-room-i-want"}"#),
+    )
+    .await;
     assert_eq!(seen.status, StatusCode::OK);
     assert_eq!(
         seen.body["conferenceID"], "my-room",
@@ -303,16 +319,17 @@ async fn only_successful_responses_carry_a_token() {
     }
 }
 
-// 3. Cross-site POSTs to the token endpoint.
+// 3. Cross-site POSTs to the token endpoint. The `Origin` is compared with the
+// request's own origin by scheme, host and port: the scheme is the request URI's, or
+// else the one the endpoint is told its pages are served with (`TokenEndpoint::scheme`,
+// https by default), so an http page's Origin is refused by an https endpoint.
 
 #[tokio::test]
 async fn cross_site_requests_get_no_token() {
     let callstats = callstats();
     let app = Router::new().route_service(
         "/getToken",
-        callstats
-            .endpoint()
-            .allowed_origins([HeaderValue::from_static("https://partner.example")]),
+        callstats.endpoint().trusted_origin("https://partner.example").unwrap(),
     );
     let request = |headers: &[(&'static str, &'static str)], content_type: &'static str, body: &'static str| {
         let mut request = Request::post("/getToken")
@@ -359,6 +376,13 @@ async fn cross_site_requests_get_no_token() {
                 false,
             ),
             (
+                "the app's own host over another scheme (http: the pages are https by default)",
+                request(&[("origin", "http://app.example.com")], "application/json", "{}"),
+                StatusCode::FORBIDDEN,
+                cross,
+                false,
+            ),
+            (
                 "Origin: null (a sandboxed frame)",
                 request(&[("origin", "null")], "application/json", "{}"),
                 StatusCode::FORBIDDEN,
@@ -388,6 +412,13 @@ async fn cross_site_requests_get_no_token() {
                 true,
             ),
             (
+                "the app's own origin, no Sec-Fetch-Site (an older browser)",
+                request(&[("origin", "https://app.example.com")], "application/json", "{}"),
+                StatusCode::OK,
+                None,
+                true,
+            ),
+            (
                 "a configured partner origin",
                 request(&[("origin", "https://partner.example")], "application/json", "{}"),
                 StatusCode::OK,
@@ -406,12 +437,102 @@ async fn cross_site_requests_get_no_token() {
     .await;
 }
 
+/// The `Origin` check compares the scheme too: on a server of plain `http` pages
+/// (`scheme(Scheme::HTTP)`), served on 127.0.0.1, its own `http` origin passes and the
+/// same host and port over `https` is another origin. `tower_http::csrf` compares only
+/// host and port.
+#[tokio::test]
+async fn the_origin_check_compares_the_scheme_on_a_real_server() {
+    let callstats = callstats().user(common::test_header_user);
+    let app = Router::new()
+        .route_service("/getToken", callstats.endpoint().scheme(Scheme::HTTP))
+        .route_service("/https/getToken", callstats.endpoint());
+    let addr = common::serve(app).await;
+    let client = http_client();
+    let ask = |path: &str, origin: Option<String>| {
+        let mut request = Request::post(format!("http://{addr}{path}")).header(common::TEST_USER_HEADER, "alice");
+        if let Some(origin) = origin {
+            request = request.header(header::ORIGIN, origin);
+        }
+        request.body(Full::<Bytes>::default()).unwrap()
+    };
+    let rows = [
+        (
+            "http server, its own http origin",
+            "/getToken",
+            Some(format!("http://{addr}")),
+            200,
+            None,
+        ),
+        (
+            "http server, the same host and port over https",
+            "/getToken",
+            Some(format!("https://{addr}")),
+            403,
+            Some("cross_site_request"),
+        ),
+        ("http server, no Origin (not a browser)", "/getToken", None, 200, None),
+        // The default scheme is https: an http page's Origin is another origin.
+        (
+            "default (https) endpoint, an http origin",
+            "/https/getToken",
+            Some(format!("http://{addr}")),
+            403,
+            Some("cross_site_request"),
+        ),
+        (
+            "default (https) endpoint, an https origin",
+            "/https/getToken",
+            Some(format!("https://{addr}")),
+            200,
+            None,
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, path, origin, status, code) in rows {
+        let reply = common::send(&client, ask(path, origin)).await;
+        let token = reply.token().is_some();
+        if reply.status != status || reply.code().as_deref() != code || token != (status == 200) {
+            failures.push(format!(
+                "{name}: expected {status} {code:?}, got {} {:?} token={token}",
+                reply.status,
+                reply.code()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn null_and_malformed_trusted_origins_are_configuration_errors() {
+    for origin in [
+        "null",
+        "NULL",
+        "https://app.example.com/",
+        "app.example.com",
+        "https://App.example.com",
+    ] {
+        let refused = callstats().endpoint().trusted_origin(origin);
+        assert!(
+            matches!(
+                refused,
+                Err(ConfigError::InvalidValue {
+                    what: "trusted origin",
+                    ..
+                })
+            ),
+            "{origin}: {refused:?}"
+        );
+    }
+    assert!(callstats().endpoint().trusted_origin("https://partner.example").is_ok());
+}
+
 // 7. The cache keyed on the conference even when the token does not carry it.
 
 #[tokio::test]
 async fn a_client_looping_over_room_urls_does_not_make_the_server_sign() {
-    let (issuer, signed) = counting_issuer();
-    let callstats = Callstats::new(issuer).conference_id(ConferenceIdSource::route_param("room"));
+    let (callstats, log) = counting_callstats();
+    let callstats = callstats.room(rooms());
     let app = Router::new()
         .route("/rooms/{room}", get(|| async { "page" }))
         .route_layer(callstats.layer());
@@ -421,7 +542,7 @@ async fn a_client_looping_over_room_urls_does_not_make_the_server_sign() {
         assert_eq!(seen.status, StatusCode::OK);
         tokens.insert(seen.headers["x-callstats-token"].clone());
     }
-    assert_eq!(signed.load(Ordering::SeqCst), 1, "one signature for 200 rooms");
+    assert_eq!(log.count(Action::Issued), 1, "one signature for 200 rooms");
     assert_eq!(tokens.len(), 1);
 }
 
@@ -446,16 +567,12 @@ async fn a_token_response_is_never_stored_whatever_the_app_says() {
 
 #[tokio::test]
 async fn the_referer_keeps_its_port_like_the_page_did() {
-    let callstats = callstats().conference_id(ConferenceIdSource::url());
+    // One room source, for the page and for the page's token requests.
+    let callstats = callstats().room(RoomSource::url());
     let app = Router::new()
         .route("/rooms/{room}", get(|| async { "page" }))
         .route_layer(callstats.layer())
-        .route_service(
-            "/getToken",
-            callstats
-                .endpoint()
-                .conference_id_from_referer(ConferenceIdSource::url()),
-        );
+        .route_service("/getToken", callstats.endpoint());
     let page = Request::get("/rooms/x")
         .header(header::HOST, "127.0.0.1:3000")
         .body(Body::empty())
@@ -481,7 +598,7 @@ async fn the_referer_keeps_its_port_like_the_page_did() {
 
 #[tokio::test]
 async fn url_at_does_not_trust_the_host_header() {
-    let callstats = callstats().conference_id(ConferenceIdSource::url_at(Authority::from_static("meet.example.com")));
+    let callstats = callstats().room(RoomSource::url_at(Authority::from_static("meet.example.com")));
     let app = Router::new()
         .route("/rooms/{room}", get(|| async { "page" }))
         .route_layer(callstats.layer());

@@ -40,7 +40,7 @@ async fn tokens_through_a_plain_hyper_server_verify_and_ids_round_trip() {
 
     // A room page: token in the header, context in the body.
     let room = "ອິນເຕີເນັດ";
-    let uri = format!("http://{addr}/rooms/{}", tower_callstats::id::percent_encode(room));
+    let uri = format!("http://{addr}/rooms/{}", common::encode_component(room));
     let request = Request::get(&uri)
         .header("x-demo-user", "dave")
         .body(Default::default())
@@ -64,11 +64,15 @@ async fn tokens_through_a_plain_hyper_server_verify_and_ids_round_trip() {
     assert!(!response.headers().contains_key("x-callstats-token"));
     assert_eq!(common::body_json(response.into_body()).await["anonymous"], true);
 
-    // The endpoint.
+    // The endpoint, as the page of room `standup` calls it (the room is its Referer's,
+    // as a browser sends it; the body's conferenceID is not read by default). The
+    // browser's Origin is this http server's own.
     let request = Request::post(format!("http://{addr}/getToken"))
         .header("x-demo-user", "dave")
+        .header("referer", format!("http://{addr}/rooms/standup"))
+        .header("origin", format!("http://{addr}"))
         .header("content-type", "application/json")
-        .body(r#"{"conferenceID":"standup"}"#.into())
+        .body(r#"{"conferenceID":"not-this-one"}"#.into())
         .unwrap();
     let response = client.request(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
@@ -80,11 +84,16 @@ async fn tokens_through_a_plain_hyper_server_verify_and_ids_round_trip() {
     let response = client
         .request(
             Request::post(format!("http://{addr}/getToken"))
+                .header("referer", format!("http://{addr}/rooms/standup"))
                 .body(Default::default())
                 .unwrap(),
         )
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        common::body_bytes(response.into_body()).await,
+        r#"{"code":"not_logged_in","error":"User not logged in"}"#
+    );
     server.abort();
 }

@@ -14,12 +14,12 @@ use axum::{Extension, Router, body::Body, routing::get};
 use common::{Captured, pem_body_lines};
 use http::Request;
 use tower::ServiceExt;
-use tower_callstats::{Callstats, CallstatsContext, ConferenceIdSource, Identity, KeyRing, SigningKey, TokenIssuer};
+use tower_callstats::{AppUser, Callstats, CallstatsContext, KeyRing, RoomSource, SigningKey, TokenIssuer};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnRequest, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 fn app(issuer: TokenIssuer) -> Router {
-    let callstats = Callstats::new(issuer).conference_id(ConferenceIdSource::route_param("room"));
+    let callstats = Callstats::new(issuer).room(RoomSource::path("/rooms/{room}", "room").unwrap());
     Router::new()
         .route(
             "/rooms/{room}",
@@ -44,7 +44,7 @@ fn app(issuer: TokenIssuer) -> Router {
                 if request.headers().contains_key("x-test-login") {
                     request
                         .extensions_mut()
-                        .insert(Identity::new("alice").with_session_id("session-secret-123"));
+                        .insert(AppUser::new("alice").with_session_id("session-secret-123"));
                 }
                 next.run(request).await
             },
@@ -97,15 +97,14 @@ async fn tokens_and_private_keys_never_reach_the_logs_but_jtis_do() {
     let (_, headers, _) = send(&app, page("/rooms/room-1")).await;
     assert_eq!(headers["x-callstats-token"].to_str().unwrap(), tokens[0]);
 
-    // 3. The endpoint, and a forced new signature.
-    for body in [
-        r#"{"conferenceID":"room-2"}"#,
-        r#"{"conferenceID":"room-2","forceNew":true}"#,
-    ] {
+    // 3. The endpoint, called from the page of room-2 (its Referer), and a forced new
+    // signature.
+    for body in ["", r#"{"forceNew":true}"#] {
         let (status, _, body) = send(
             &app,
             Request::post("/getToken")
                 .header("x-test-login", "1")
+                .header("referer", "http://127.0.0.1:3000/rooms/room-2")
                 .header("content-type", "application/json")
                 .body(Body::from(body))
                 .unwrap(),

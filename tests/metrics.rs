@@ -16,7 +16,7 @@ use metrics_util::{
 };
 use tower::ServiceExt;
 use tower_callstats::{
-    Callstats, Identity, SigningKey, TokenIssuer, UserId,
+    AppUser, Callstats, GetUser, SigningKey, TokenIssuer, UserId,
     audit::{Action, Audit, AuditEvent, TracingAudit},
     metrics::{SIGNING_SECONDS, TOKEN_CACHE_ENTRIES, TOKENS_SIGNED_TOTAL, TOKENS_TOTAL, describe},
 };
@@ -56,6 +56,22 @@ fn block_on<F: Future>(future: F) -> F::Output {
         .block_on(future)
 }
 
+/// A page behind the layer of `callstats`.
+fn page<U: GetUser>(callstats: &Callstats<U>) -> Router {
+    Router::new()
+        .route("/", get(|| async { "ok" }))
+        .route_layer(callstats.layer())
+}
+
+/// The page as `user` (none: anonymous); its status.
+async fn visit(app: &Router, user: Option<&str>) -> http::StatusCode {
+    let mut request = Request::get("/").body(Body::empty()).unwrap();
+    if let Some(user) = user {
+        request.extensions_mut().insert(AppUser::new(user));
+    }
+    app.clone().oneshot(request).await.unwrap().status()
+}
+
 #[test]
 fn describe_metrics_registers_every_action_at_zero_with_a_description() {
     let recorder = DebuggingRecorder::new();
@@ -86,22 +102,17 @@ fn tokens_are_counted_by_action() {
             let issuer = TokenIssuer::builder("app", SigningKey::generate("key-1").unwrap())
                 .build()
                 .unwrap();
+            // The issuer alone signs without auditing: no count.
             let alice = UserId::new("alice").unwrap();
-            issuer.issue(&alice, None).unwrap(); // issued
-            issuer.issue(&alice, None).unwrap(); // reused (cache)
+            issuer.issue(&alice, None).unwrap();
+            issuer.issue(&alice, None).unwrap();
 
-            // Through the layer: alice again (reused), bob (issued), anonymous (passed
-            // through: no decision, no count).
+            // Through the layer: alice (issued, then reused twice), bob (issued),
+            // anonymous (passed through: no decision, no count).
             let callstats = Callstats::new(issuer);
-            let app = Router::new()
-                .route("/", get(|| async { "ok" }))
-                .route_layer(callstats.layer());
-            for user in [Some("alice"), Some("bob"), None] {
-                let mut request = Request::get("/").body(Body::empty()).unwrap();
-                if let Some(user) = user {
-                    request.extensions_mut().insert(Identity::new(user));
-                }
-                assert_eq!(app.clone().oneshot(request).await.unwrap().status(), 200);
+            let app = page(&callstats);
+            for user in [Some("alice"), Some("alice"), Some("alice"), Some("bob"), None] {
+                assert_eq!(visit(&app, user).await, 200);
             }
 
             // The endpoint without a session: rejected.
@@ -131,17 +142,17 @@ fn a_custom_audit_replaces_the_counters_unless_it_calls_tracing_audit() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     metrics::with_local_recorder(&recorder, || {
-        let user = UserId::new("alice").unwrap();
-        let silent = TokenIssuer::builder("app", SigningKey::generate("k").unwrap())
-            .audit(|_: &AuditEvent<'_>| {})
-            .build()
-            .unwrap();
-        silent.issue(&user, None).unwrap();
-        let chained = TokenIssuer::builder("app", SigningKey::generate("k").unwrap())
-            .audit(|event: &AuditEvent<'_>| TracingAudit.record(event))
-            .build()
-            .unwrap();
-        chained.issue(&user, None).unwrap();
+        block_on(async {
+            let issuer = || {
+                TokenIssuer::builder("app", SigningKey::generate("k").unwrap())
+                    .build()
+                    .unwrap()
+            };
+            let silent = Callstats::new(issuer()).audit(|_: &AuditEvent<'_>| {});
+            assert_eq!(visit(&page(&silent), Some("alice")).await, 200);
+            let chained = Callstats::new(issuer()).audit(|event: &AuditEvent<'_>| TracingAudit.record(event));
+            assert_eq!(visit(&page(&chained), Some("alice")).await, 200);
+        });
     });
     let (counts, _) = token_counts(&snapshotter);
     assert_eq!(
@@ -187,13 +198,16 @@ fn signatures_are_timed_and_counted_by_key_id_and_the_cache_size_is_a_gauge() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     metrics::with_local_recorder(&recorder, || {
-        let issuer = TokenIssuer::builder("app", SigningKey::generate("key-1").unwrap())
-            .build()
-            .unwrap();
-        for user in ["alice", "bob", "carol"] {
-            issuer.issue(&UserId::new(user).unwrap(), None).unwrap();
-        }
-        issuer.issue(&UserId::new("alice").unwrap(), None).unwrap(); // cached: no signature
+        block_on(async {
+            let issuer = TokenIssuer::builder("app", SigningKey::generate("key-1").unwrap())
+                .build()
+                .unwrap();
+            let app = page(&Callstats::new(issuer));
+            for user in ["alice", "bob", "carol"] {
+                assert_eq!(visit(&app, Some(user)).await, 200);
+            }
+            assert_eq!(visit(&app, Some("alice")).await, 200); // cached: no signature
+        });
     });
 
     let metrics = by_name(snapshotter.snapshot().into_vec());
@@ -224,14 +238,22 @@ fn bounded_forced_reissues_are_counted() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     metrics::with_local_recorder(&recorder, || {
-        let issuer = TokenIssuer::builder("app", SigningKey::generate("key-1").unwrap())
-            .clock(tower_callstats::clock::ManualClock::at_unix(1_800_000_000))
-            .build()
-            .unwrap();
-        let alice = UserId::new("alice").unwrap();
-        for _ in 0..5 {
-            issuer.issue_new(&alice, None).unwrap();
-        }
+        block_on(async {
+            let issuer = TokenIssuer::builder("app", SigningKey::generate("key-1").unwrap())
+                .clock(tower_callstats::clock::ManualClock::at_unix(1_800_000_000))
+                .build()
+                .unwrap();
+            let endpoint = Callstats::new(issuer).endpoint();
+            // Five forced re-issues in the same second: one signature, four limited.
+            for _ in 0..5 {
+                let mut request = Request::post("/getToken")
+                    .header("content-type", "application/json")
+                    .body(Body::from(r#"{"forceNew":true}"#))
+                    .unwrap();
+                request.extensions_mut().insert(AppUser::new("alice"));
+                assert_eq!(endpoint.clone().oneshot(request).await.unwrap().status(), 200);
+            }
+        });
     });
     let (counts, _) = token_counts(&snapshotter);
     assert_eq!(counts["issued"], 1, "{counts:?}");

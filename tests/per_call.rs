@@ -1,29 +1,24 @@
-//! The per-call conferenceID source through a real axum `Router`: the layer on
-//! `/rooms/{room}` with `per_call(route_param("room"), calls)` and the token endpoint with
-//! `per_call(path_template("/rooms/{room}", "room"), calls)` on the Referer.
+//! One conferenceID per call through a real axum `Router`: the layer on `/rooms/{room}`
+//! and the token endpoint (the room from the page's Referer), both from one
+//! `Callstats::room(RoomSource::path("/rooms/{room}", "room"))` with
+//! `.calls(Calls::new(MemoryRegistry))` on a `ManualClock`.
 //!
-//! In memory (`MemoryRegistry` on a `ManualClock`): participants of one room share one
-//! conferenceID, concurrent first joins agree, the endpoint answers the page's ID and
-//! touches the call, `end_call` and the idle timeout start a new call, and an invalid room
-//! key is refused before it reaches the registry. With the `redis` feature, against a real
-//! `redis-server` this test starts on 127.0.0.1 (the harness in
-//! `src/calls/test_redis_server.rs`; without the binary the Redis tests print why and
-//! return, and fail under CI): the asynchronous path of the layer and the endpoint
-//! (`Join::Pending`), and a Redis that stops (the room key with the default policy, `503
-//! call_registry_unavailable` with `FailurePolicy::Fail`).
+//! Participants of one room share one conferenceID, concurrent first joins agree, the
+//! endpoint answers the page's ID and touches the call, `end_call` (of the call's own ID
+//! only) and the idle timeout start a new call, and an invalid room is refused before it
+//! reaches the registry. The same on a `RedisRegistry`, against a real `redis-server`, is
+//! in the `tower-callstats-redis` crate (`redis/tests/per_call.rs`).
 //!
 //! Expected IDs are never computed by the crate: they are compared with each other, with
-//! the room key, and with the `<room>-<YYYYMMDDTHHMMZ>-` prefix written out by hand for the
+//! the room, and with the `<room>-<YYYYMMDDTHHMMZ>-` prefix written out by hand for the
 //! clock's time.
 
 mod common;
 
-#[cfg(feature = "redis")]
-#[path = "../src/calls/test_redis_server.rs"]
-mod test_redis_server;
-
 use std::{
     collections::HashSet,
+    future::Future,
+    pin::Pin,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -35,16 +30,15 @@ use axum::{
     Json, Router,
     body::Body,
     http::{Request, StatusCode, header},
-    middleware,
     response::{IntoResponse, Response},
     routing::get,
 };
-use common::{TEST_USER_HEADER, body_json, decode_component, identity_from_test_header, verify};
+use common::{TEST_USER_HEADER, body_json, decode_component, test_header_user, verify};
 use serde_json::Value;
 use tower::ServiceExt;
 use tower_callstats::{
-    Callstats, CallstatsContext, ConferenceId, ConferenceIdSource, SigningKey, TokenIssuer,
-    calls::{BoxFuture, CallRegistry, Join, MemoryRegistry, PerCall, RegistryError},
+    Callstats, CallstatsContext, ConferenceId, RoomSource, SigningKey, TokenIssuer, UserId,
+    calls::{ActiveCall, CallRegistry, Calls, MemoryRegistry, RegistryError},
     clock::ManualClock,
 };
 
@@ -54,7 +48,7 @@ const START: u64 = 1_795_599_000;
 const STANDUP_AT_START: &str = "standup-20261125T0930Z-";
 
 /// A registry that counts the joins that reach it, and how many of them had to wait for
-/// I/O (`Join::Pending`).
+/// I/O (its `join_now` had no answer: never, in memory).
 #[derive(Clone)]
 struct Counting<R> {
     inner: R,
@@ -81,17 +75,26 @@ impl<R: CallRegistry + Clone> Counting<R> {
 }
 
 impl<R: CallRegistry> CallRegistry for Counting<R> {
-    fn join(&self, room: &ConferenceId) -> Join {
+    fn join_now(&self, room: &str, user: &UserId) -> Option<Result<ActiveCall, RegistryError>> {
         self.joins.fetch_add(1, Ordering::SeqCst);
-        let join = self.inner.join(room);
-        if !join.is_ready() {
-            self.pending.fetch_add(1, Ordering::SeqCst);
-        }
-        join
+        self.inner.join_now(room, user)
     }
 
-    fn end_call(&self, room: &ConferenceId) -> BoxFuture<Result<(), RegistryError>> {
-        self.inner.end_call(room)
+    fn join(
+        &self,
+        room: &str,
+        user: &UserId,
+    ) -> Pin<Box<dyn Future<Output = Result<ActiveCall, RegistryError>> + Send + 'static>> {
+        self.pending.fetch_add(1, Ordering::SeqCst);
+        self.inner.join(room, user)
+    }
+
+    fn end_call(
+        &self,
+        room: &str,
+        call: &ConferenceId,
+    ) -> Pin<Box<dyn Future<Output = Result<bool, RegistryError>> + Send + 'static>> {
+        self.inner.end_call(room, call)
     }
 }
 
@@ -103,29 +106,25 @@ async fn room_page(context: Option<CallstatsContext>) -> Response {
     }
 }
 
-/// An app whose room pages and token endpoint share `calls`; `confID` is on, so that the
-/// token itself names the conferenceID it was issued for.
-fn app_with(calls: PerCall, key: SigningKey) -> Router {
+/// An app whose room pages and token endpoint share `calls` (one `Callstats`: one room
+/// source for both); `confID` is on, so that the token itself names the conferenceID it
+/// was issued for.
+fn app_with(calls: Calls, key: SigningKey) -> Router {
     let issuer = TokenIssuer::builder("per-call-app", key)
         .conf_id_claim(true)
         .build()
         .unwrap();
-    let callstats = Callstats::new(issuer).conference_id(ConferenceIdSource::per_call(
-        ConferenceIdSource::route_param("room"),
-        calls.clone(),
-    ));
-    let referer = ConferenceIdSource::per_call(
-        ConferenceIdSource::path_template("/rooms/{room}", "room").unwrap(),
-        calls,
-    );
+    let callstats = Callstats::new(issuer)
+        .user(test_header_user)
+        .room(RoomSource::path("/rooms/{room}", "room").unwrap())
+        .calls(calls);
     Router::new()
         .route("/rooms/{room}", get(room_page))
         .route_layer(callstats.layer())
-        .route_service("/getToken", callstats.endpoint().conference_id_from_referer(referer))
-        .layer(middleware::from_fn(identity_from_test_header))
+        .route_service("/getToken", callstats.endpoint())
 }
 
-fn app(calls: PerCall) -> Router {
+fn app(calls: Calls) -> Router {
     app_with(calls, SigningKey::generate("key-1").unwrap())
 }
 
@@ -211,7 +210,7 @@ async fn token(router: &Router, path: &str, user: &str) -> Answer {
 #[tokio::test]
 async fn two_users_joining_one_new_room_share_one_conference_id() {
     let (registry, _clock) = memory(Duration::from_secs(600));
-    let router = app(PerCall::new(registry.clone()));
+    let router = app(Calls::new(registry.clone()));
 
     let alice = page(&router, "/rooms/standup", "alice").await;
     let bob = page(&router, "/rooms/standup", "bob").await;
@@ -236,12 +235,13 @@ async fn two_users_joining_one_new_room_share_one_conference_id() {
         lao_id
     );
     assert_eq!(registry.joins(), 5);
+    assert_eq!(registry.pending(), 0, "in memory, every join is answered at once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn many_concurrent_joins_of_one_new_room_get_exactly_one_id() {
     let (registry, _clock) = memory(Duration::from_secs(600));
-    let router = app(PerCall::new(registry.clone()));
+    let router = app(Calls::new(registry.clone()));
     let participants = 48;
     for round in 0..5 {
         let path = format!("/rooms/race-{round}");
@@ -275,7 +275,7 @@ async fn the_endpoint_answers_the_pages_id_and_touches_the_call() {
     let (registry, clock) = memory(Duration::from_secs(600));
     let key = SigningKey::generate("key-1").unwrap();
     let public = key.public_key_pem();
-    let router = app_with(PerCall::new(registry.clone()), key);
+    let router = app_with(Calls::new(registry.clone()), key);
 
     let id = page(&router, "/rooms/standup", "alice").await.page_id();
     assert_eq!(registry.joins(), 1);
@@ -296,7 +296,8 @@ async fn the_endpoint_answers_the_pages_id_and_touches_the_call() {
     clock.advance(Duration::from_secs(500));
     assert_eq!(page(&router, "/rooms/standup", "alice").await.page_id(), id);
 
-    // A body's conferenceID is not read when the Referer decides (a server-side source).
+    // A body's conferenceID is not read (only with `room_from_body(true)`): the Referer
+    // decides.
     let request = Request::post("/getToken")
         .header(TEST_USER_HEADER, "mallory")
         .header(header::REFERER, "http://127.0.0.1:3000/rooms/standup")
@@ -309,13 +310,25 @@ async fn the_endpoint_answers_the_pages_id_and_touches_the_call() {
 #[tokio::test]
 async fn end_call_gives_the_next_join_a_new_id() {
     let (registry, clock) = memory(Duration::from_secs(600));
-    let calls = PerCall::new(registry.clone());
+    let calls = Calls::new(registry.clone());
     let router = app(calls.clone());
 
     let first = page(&router, "/rooms/standup", "alice").await.page_id();
     assert_eq!(token(&router, "/rooms/standup", "bob").await.token_id(), first);
 
-    calls.end_call(&ConferenceId::new("standup").unwrap()).await.unwrap();
+    // Ending another call of the room (a stale or made-up ID) ends nothing.
+    for other in ["standup", &format!("{first}-0"), &first[..first.len() - 1]] {
+        assert!(
+            !calls
+                .end_call("standup", &ConferenceId::new(other).unwrap())
+                .await
+                .unwrap()
+        );
+    }
+    assert_eq!(page(&router, "/rooms/standup", "alice").await.page_id(), first);
+    // Ending the call by its own ID ends it.
+    let first_id = ConferenceId::new(first.as_str()).unwrap();
+    assert!(calls.end_call("standup", &first_id).await.unwrap());
     clock.advance(Duration::from_secs(60));
     let next = page(&router, "/rooms/standup", "bob").await;
     let second = next.page_id();
@@ -325,12 +338,15 @@ async fn end_call_gives_the_next_join_a_new_id() {
     // Everyone joins the new call, through the page and the endpoint.
     assert_eq!(page(&router, "/rooms/standup", "alice").await.page_id(), second);
     assert_eq!(token(&router, "/rooms/standup", "alice").await.token_id(), second);
+    // A late or repeated end of the first call does not end the second.
+    assert!(!calls.end_call("standup", &first_id).await.unwrap());
+    assert_eq!(page(&router, "/rooms/standup", "bob").await.page_id(), second);
 }
 
 #[tokio::test]
 async fn an_idle_call_ends_after_the_timeout_and_a_touched_one_does_not() {
     let (registry, clock) = memory(Duration::from_secs(600));
-    let router = app(PerCall::new(registry));
+    let router = app(Calls::new(registry));
 
     let first = page(&router, "/rooms/standup", "alice").await.page_id();
     // Touched every 599 s, for well over the timeout: the same call.
@@ -359,7 +375,7 @@ async fn an_idle_call_ends_after_the_timeout_and_a_touched_one_does_not() {
 #[tokio::test]
 async fn invalid_room_keys_are_refused_before_the_registry() {
     let (registry, _clock) = memory(Duration::from_secs(600));
-    let router = app(PerCall::new(registry.clone()));
+    let router = app(Calls::new(registry.clone()));
     let over_long = "a".repeat(257);
     let over_long_multibyte = "%E3%82%A4".repeat(86); // 258 bytes of イ
     let invalid = [
@@ -396,132 +412,4 @@ async fn invalid_room_keys_are_refused_before_the_registry() {
     let id = page(&router, &format!("/rooms/{longest}"), "alice").await.page_id();
     assert!(id.len() <= 256, "{}", id.len());
     assert_eq!(registry.joins(), 1);
-}
-
-/// Against a real redis-server: the asynchronous paths and the failure policies.
-#[cfg(feature = "redis")]
-mod redis {
-    use std::time::Instant;
-
-    use tower_callstats::calls::{FailurePolicy, RedisRegistry};
-
-    use super::test_redis_server::RedisServer;
-    use super::*;
-
-    /// One "instance": its own Redis client and local cache (default settings, cold).
-    fn instance(server: &RedisServer) -> Counting<RedisRegistry> {
-        Counting::new(RedisRegistry::from_url(&server.url()).unwrap())
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn two_instances_agree_through_redis_on_their_asynchronous_paths() {
-        let Some(server) = RedisServer::start() else { return };
-        let (a, b) = (instance(&server), instance(&server));
-        let (app_a, app_b) = (app(PerCall::new(a.clone())), app(PerCall::new(b.clone())));
-
-        // Cold caches: the page on A and the endpoint on B both wait for Redis.
-        let id = page(&app_a, "/rooms/standup", "alice").await.page_id();
-        assert_eq!(a.pending(), 1, "the layer took its asynchronous path");
-        assert_eq!(token(&app_b, "/rooms/standup", "bob").await.token_id(), id);
-        assert_eq!(b.pending(), 1, "the endpoint took its asynchronous path");
-        assert!(id.starts_with("standup-"), "{id}");
-        // Then the local caches answer without I/O, with the same ID.
-        assert_eq!(page(&app_b, "/rooms/standup", "carol").await.page_id(), id);
-        assert_eq!(token(&app_a, "/rooms/standup", "dave").await.token_id(), id);
-        assert_eq!((a.pending(), b.pending()), (1, 1));
-
-        // Concurrent first joins of new rooms, alternating instances: one ID per room.
-        for round in 0..4 {
-            let path = format!("/rooms/race-{round}");
-            let tasks: Vec<_> = (0..24)
-                .map(|i| {
-                    let router = if i % 2 == 0 { app_a.clone() } else { app_b.clone() };
-                    let path = path.clone();
-                    tokio::spawn(async move {
-                        let user = format!("user-{i}");
-                        if i % 4 < 2 {
-                            page(&router, &path, &user).await.page_id()
-                        } else {
-                            token(&router, &path, &user).await.token_id()
-                        }
-                    })
-                })
-                .collect();
-            let mut ids = HashSet::new();
-            for task in tasks {
-                ids.insert(task.await.unwrap());
-            }
-            assert_eq!(ids.len(), 1, "round {round}: {ids:?}");
-        }
-        assert!(a.pending() > 1 && b.pending() > 1);
-    }
-
-    #[tokio::test]
-    async fn redis_down_falls_back_to_the_room_key_and_recovers() {
-        let Some(mut server) = RedisServer::start() else { return };
-        let registry = instance(&server);
-        let router = app(PerCall::new(registry.clone()));
-        let before = page(&router, "/rooms/standup", "alice").await.page_id();
-        assert_ne!(before, "standup");
-
-        server.stop();
-        // Rooms this instance has not cached: the join waits for Redis, which fails.
-        for room in ["retro", "planning", "イン"] {
-            let path = format!("/rooms/{}", utf8_percent_encode(room));
-            let pending_before = registry.pending();
-            let answer = page(&router, &path, "alice").await;
-            assert_eq!(answer.page_id(), room, "the room key is the conferenceID");
-            assert_eq!(registry.pending(), pending_before + 1);
-            assert_eq!(token(&router, &path, "bob").await.token_id(), room);
-        }
-
-        server.restart();
-        // fred reconnects by itself (back-off up to 2 s): poll, bounded in count and time.
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let mut recovered = None;
-        for _ in 0..150 {
-            let id = page(&router, "/rooms/after", "alice").await.page_id();
-            if id != "after" {
-                recovered = Some(id);
-                break;
-            }
-            if Instant::now() > deadline {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let recovered = recovered.expect("per-call IDs again within 15 s of the restart");
-        assert!(recovered.starts_with("after-"), "{recovered}");
-        assert_eq!(token(&router, "/rooms/after", "bob").await.token_id(), recovered);
-    }
-
-    #[tokio::test]
-    async fn redis_down_with_the_fail_policy_is_503_without_a_token() {
-        let Some(mut server) = RedisServer::start() else { return };
-        let registry = instance(&server);
-        let router = app(PerCall::new(registry.clone()).on_failure(FailurePolicy::Fail));
-        page(&router, "/rooms/standup", "alice").await.page_id();
-
-        server.stop();
-        let answer = page(&router, "/rooms/retro", "alice").await;
-        assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE, "{answer:?}");
-        assert_eq!(answer.code(), "call_registry_unavailable");
-        assert!(!answer.token_header, "no token");
-        assert!(answer.header_id.is_none());
-        let answer = token(&router, "/rooms/retro", "alice").await;
-        assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE, "{answer:?}");
-        assert_eq!(answer.code(), "call_registry_unavailable");
-        assert!(answer.json.get("token").is_none(), "no token");
-    }
-
-    /// `encodeURIComponent` for a path segment.
-    fn utf8_percent_encode(value: &str) -> String {
-        value
-            .bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-                _ => format!("%{b:02X}"),
-            })
-            .collect()
-    }
 }

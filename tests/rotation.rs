@@ -43,9 +43,7 @@ use bytes::Bytes;
 use common::{TEST_USER_HEADER, Time, jwk_key, serve, try_verify};
 use http_body_util::{BodyExt, Full};
 use hyper_util::{client::legacy::Client, rt::TokioExecutor};
-use tower_callstats::{
-    Callstats, ConferenceIdSource, JwksService, KeyRing, SigningKey, TokenIssuer, clock::ManualClock,
-};
+use tower_callstats::{Callstats, KeyRing, RoomSource, SigningKey, TokenIssuer, clock::ManualClock, jwks::JwksService};
 
 /// Concurrent clients.
 const CLIENTS: usize = 32;
@@ -72,7 +70,7 @@ fn app(ring: KeyRing) -> Router {
         .ttl(TTL)
         .build()
         .unwrap();
-    let callstats = Callstats::new(issuer).conference_id(ConferenceIdSource::route_param("room"));
+    let callstats = Callstats::new(issuer).room(RoomSource::path("/rooms/{room}", "room").unwrap());
     Router::new()
         .route("/rooms/{room}", get(|| async { "room page" }))
         .route_layer(callstats.layer())
@@ -193,11 +191,13 @@ async fn tokens_stay_valid_while_keys_rotate_under_load() {
                         .body(Full::default())
                         .unwrap()
                 } else {
-                    // Every other endpoint call forces a fresh signature; the rest may
-                    // come from the token cache.
-                    let body = serde_json::json!({"conferenceID": room, "forceNew": n % 4 == 1});
+                    // The page of the room asks (its Referer names the room). Every
+                    // other endpoint call forces a fresh signature; the rest may come
+                    // from the token cache.
+                    let body = serde_json::json!({"forceNew": n % 4 == 1});
                     http::Request::post(format!("http://{addr}/getToken"))
                         .header(TEST_USER_HEADER, &user)
+                        .header("referer", format!("http://{addr}/rooms/{room}"))
                         .header("content-type", "application/json")
                         .body(Full::new(Bytes::from(body.to_string())))
                         .unwrap()

@@ -15,7 +15,7 @@ use http::{HeaderMap, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 use tower_callstats::{
-    Callstats, ConferenceIdSource, SigningKey, TokenIssuer,
+    Callstats, RoomSource, SigningKey, TokenIssuer,
     audit::{Action, Audit, AuditEvent, TracingAudit},
 };
 use tower_http::trace::{DefaultMakeSpan, DefaultOnRequest, DefaultOnResponse, TraceLayer};
@@ -84,8 +84,10 @@ async fn a_key_that_cannot_sign_gets_500_signing_failed_and_no_token() {
             event.reason.map(str::to_owned),
         ));
     };
-    let issuer = TokenIssuer::builder("app-1", key).audit(audit).build().unwrap();
-    let callstats = Callstats::new(issuer).conference_id(ConferenceIdSource::route_param("room"));
+    let issuer = TokenIssuer::builder("app-1", key).build().unwrap();
+    let callstats = Callstats::new(issuer)
+        .room(RoomSource::path("/rooms/{room}", "room").unwrap())
+        .audit(audit);
     let router = Router::new()
         .route("/rooms/{room}", get(|| async { "the room page" }))
         .route_layer(callstats.layer())
@@ -115,8 +117,9 @@ async fn a_key_that_cannot_sign_gets_500_signing_failed_and_no_token() {
     let endpoint = send(
         Request::post(format!("http://{addr}/getToken"))
             .header(TEST_USER_HEADER, "alice")
+            .header("referer", format!("http://{addr}/rooms/room-1"))
             .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(r#"{"conferenceID":"room-1","forceNew":true}"#)))
+            .body(Full::new(Bytes::from(r#"{"forceNew":true}"#)))
             .unwrap(),
     )
     .await;

@@ -1,5 +1,6 @@
 //! The `tower_sessions` example's app, served on 127.0.0.1: a login through
-//! tower-sessions is what gets a user a token, and the userID is derived from that
+//! tower-sessions is what gets a user a token (the user read straight from the session
+//! by `FromSession`, no bridge middleware), and the userID is derived from that
 //! session's ID.
 
 mod common;
@@ -51,9 +52,28 @@ async fn start() -> Server {
 
 impl Server {
     async fn send(&self, method: &str, path: &str, cookie: Option<&str>, form: Option<&str>) -> Reply {
+        self.send_from(None, method, path, cookie, form).await
+    }
+
+    /// A token request as the page of `room` sends it: its Referer names the room.
+    async fn get_token(&self, room: &str, cookie: Option<&str>) -> Reply {
+        self.send_from(Some(room), "POST", "/getToken", cookie, None).await
+    }
+
+    async fn send_from(
+        &self,
+        room: Option<&str>,
+        method: &str,
+        path: &str,
+        cookie: Option<&str>,
+        form: Option<&str>,
+    ) -> Reply {
         let mut request = Request::builder()
             .method(method)
             .uri(format!("http://{}{path}", self.addr));
+        if let Some(room) = room {
+            request = request.header(header::REFERER, format!("http://{}/rooms/{room}", self.addr));
+        }
         if let Some(cookie) = cookie {
             request = request.header(header::COOKIE, cookie);
         }
@@ -118,15 +138,22 @@ async fn anonymous_requests_get_no_token() {
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert!(!reply.headers.contains_key("x-callstats-token"));
 
+    let reply = server.get_token("room-1", None).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_eq!(reply.body, r#"{"code":"not_logged_in","error":"User not logged in"}"#);
+    // Without a Referer too: the user is asked for before the room.
     let reply = server.send("POST", "/getToken", None, None).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
-    assert_eq!(reply.body, r#"{"error":"User not logged in"}"#);
+    assert_eq!(reply.body, r#"{"code":"not_logged_in","error":"User not logged in"}"#);
 
     // A cookie for a session the store does not know is no login either.
-    let reply = server
-        .send("POST", "/getToken", Some("id=AAAAAAAAAAAAAAAAAAAAAA"), None)
-        .await;
+    let reply = server.get_token("room-1", Some("id=AAAAAAAAAAAAAAAAAAAAAA")).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    let reply = server
+        .send("GET", "/rooms/room-1", Some("id=AAAAAAAAAAAAAAAAAAAAAA"), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert!(!reply.headers.contains_key("x-callstats-token"));
 }
 
 #[tokio::test]
@@ -148,13 +175,18 @@ async fn a_tower_sessions_login_gets_a_token_with_a_userid_from_the_session() {
     assert_eq!(page["userID"], user_id.as_str());
     assert_eq!(page["conferenceID"], "room-1");
 
-    // The token endpoint, as the page's tokenGenerator calls it.
-    let reply = server
-        .send("POST", "/getToken", Some(&cookie), Some("conferenceID=room-1"))
-        .await;
+    // The token endpoint, as the page's tokenGenerator calls it: the room is the
+    // page's (its Referer).
+    let reply = server.get_token("room-1", Some(&cookie)).await;
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
     let body = reply.json();
     assert_eq!(body["userID"], user_id.as_str());
+    assert_eq!(body["conferenceID"], "room-1");
+    assert_eq!(
+        body["token"],
+        reply_token(&server, &cookie).await,
+        "the page and the endpoint hand out the same cached token"
+    );
     assert_eq!(
         server.verify(body["token"].as_str().unwrap())["userID"],
         user_id.as_str()
@@ -164,7 +196,7 @@ async fn a_tower_sessions_login_gets_a_token_with_a_userid_from_the_session() {
     // and neither contains the username.
     let other_cookie = server.login("alice").await;
     assert_ne!(other_cookie, cookie);
-    let reply = server.send("POST", "/getToken", Some(&other_cookie), None).await;
+    let reply = server.get_token("room-1", Some(&other_cookie)).await;
     assert_eq!(reply.status, StatusCode::OK);
     let other_user_id = reply.json()["userID"].as_str().unwrap().to_owned();
     assert_eq!(other_user_id, expected_user_id(&other_cookie));
@@ -174,9 +206,17 @@ async fn a_tower_sessions_login_gets_a_token_with_a_userid_from_the_session() {
     // After logout the old cookie gets no token.
     let reply = server.send("POST", "/logout", Some(&cookie), None).await;
     assert_eq!(reply.status, StatusCode::OK);
-    let reply = server.send("POST", "/getToken", Some(&cookie), None).await;
+    let reply = server.get_token("room-1", Some(&cookie)).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_eq!(reply.body, r#"{"code":"not_logged_in","error":"User not logged in"}"#);
     let reply = server.send("GET", "/rooms/room-1", Some(&cookie), None).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert!(!reply.headers.contains_key("x-callstats-token"));
+}
+
+/// The token the room page `room-1` carries in its header, for `cookie`.
+async fn reply_token(server: &Server, cookie: &str) -> String {
+    let reply = server.send("GET", "/rooms/room-1", Some(cookie), None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    reply.headers["x-callstats-token"].to_str().unwrap().to_owned()
 }

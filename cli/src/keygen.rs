@@ -9,7 +9,7 @@ use std::{
 };
 
 use clap::Args;
-use tower_callstats::keys::SigningKey;
+use tower_callstats::SigningKey;
 
 use crate::{Failure, fail, print_out};
 

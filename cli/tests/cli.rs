@@ -11,7 +11,7 @@ use std::{
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde_json::Value;
-use tower_callstats::keys::SigningKey;
+use tower_callstats::SigningKey;
 
 const BIN: &str = env!("CARGO_BIN_EXE_callstats-token");
 

@@ -1,4 +1,5 @@
-// Starts the demo server (the built `demo` example) on a free loopback port.
+// Starts the demo server (the `demo` binary of the workspace's demo/ crate) on a free
+// loopback port.
 
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -8,11 +9,11 @@ import path from 'node:path';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** The demo binary: $DEMO_BIN, else <target dir>/debug/examples/demo. */
+/** The demo binary: $DEMO_BIN, else <target dir>/debug/demo (`cargo build -p demo`). */
 export function demoBinary() {
   if (process.env.DEMO_BIN) return process.env.DEMO_BIN;
   const target = process.env.CARGO_TARGET_DIR || path.join(repo, 'target');
-  return path.join(target, 'debug', 'examples', 'demo');
+  return path.join(target, 'debug', 'demo');
 }
 
 function freePort() {
@@ -34,7 +35,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  */
 export async function startDemo(env) {
   const bin = demoBinary();
-  if (!existsSync(bin)) throw new Error(`${bin} not found: run \`cargo build --example demo\` first`);
+  if (!existsSync(bin)) throw new Error(`${bin} not found: run \`cargo build -p demo\` first`);
   const port = await freePort();
   let output = '';
   const child = spawn(bin, [], {

@@ -1,4 +1,4 @@
-//! conferenceID extraction from paths, URLs, query strings and headers.
+//! Room extraction (`RoomSource`) from paths, URLs, query strings and headers.
 //!
 //! The input is split on its first two newlines into a path template, a request
 //! target and a header value. Properties: nothing panics; a parameter of any template
@@ -14,7 +14,7 @@ mod oracle;
 use http::{HeaderValue, Request, Uri, request::Parts};
 use libfuzzer_sys::fuzz_target;
 use oracle::{Verdict, verdict};
-use tower_callstats::ConferenceIdSource;
+use tower_callstats::RoomSource;
 
 /// What a source must yield for a raw value (`None`: it must fail).
 fn expected(decoded: Option<String>) -> Option<String> {
@@ -39,7 +39,7 @@ fn model_header(parts: &Parts) -> Option<String> {
     expected(oracle::percent_decode(std::str::from_utf8(value.as_bytes()).ok()?))
 }
 
-/// `path_template("/rooms/{room}", "room")`: the one segment after `/rooms/`.
+/// `path("/rooms/{room}", "room")`: the one segment after `/rooms/`.
 fn model_room(parts: &Parts) -> Option<String> {
     let segment = parts.uri.path().strip_prefix("/rooms/")?;
     if segment.contains('/') {
@@ -48,7 +48,7 @@ fn model_room(parts: &Parts) -> Option<String> {
     expected(oracle::percent_decode(segment))
 }
 
-fn check(what: &str, source: &ConferenceIdSource, parts: &Parts, model: Option<String>) {
+fn check(what: &str, source: &RoomSource, parts: &Parts, model: Option<String>) {
     let got = source.extract(parts).ok().map(|id| id.as_str().to_owned());
     assert_eq!(got, model, "{what} on {:?} {:?}", parts.uri, parts.headers);
 }
@@ -68,11 +68,11 @@ fuzz_target!(|data: &[u8]| {
             .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
         {
             let name = name.trim_start_matches('*');
-            if let Ok(source) = ConferenceIdSource::path_template(&template, name) {
-                if let Ok(id) = source.extract(&parts) {
-                    assert!(id.len() <= parts.uri.path().len(), "{id:?} from {:?}", parts.uri);
-                    assert_eq!(verdict(id.as_str()), Verdict::Valid, "{id:?}");
-                }
+            if let Ok(source) = RoomSource::path(&template, name)
+                && let Ok(id) = source.extract(&parts)
+            {
+                assert!(id.len() <= parts.uri.path().len(), "{id:?} from {:?}", parts.uri);
+                assert_eq!(verdict(id.as_str()), Verdict::Valid, "{id:?}");
             }
         }
     }
@@ -87,23 +87,23 @@ fuzz_target!(|data: &[u8]| {
         request.headers_mut().insert(http::header::HOST, value);
     }
     let (parts, ()) = request.into_parts();
-    check("query", &ConferenceIdSource::query("room"), &parts, model_query(&parts));
+    check("query", &RoomSource::query("room"), &parts, model_query(&parts));
     check(
         "header",
-        &ConferenceIdSource::header(http::HeaderName::from_static("x-conference")),
+        &RoomSource::header(http::HeaderName::from_static("x-conference")),
         &parts,
         model_header(&parts),
     );
     check(
         "template",
-        &ConferenceIdSource::path_template("/rooms/{room}", "room").unwrap(),
+        &RoomSource::path("/rooms/{room}", "room").unwrap(),
         &parts,
         model_room(&parts),
     );
     for source in [
-        ConferenceIdSource::url(),
-        ConferenceIdSource::sha1(ConferenceIdSource::url()),
-        ConferenceIdSource::path_template("/t/{tenant}/{*rest}", "rest").unwrap(),
+        RoomSource::url(),
+        RoomSource::sha1(RoomSource::url()),
+        RoomSource::path("/t/{tenant}/{*rest}", "rest").unwrap(),
     ] {
         if let Ok(id) = source.extract(&parts) {
             assert_eq!(verdict(id.as_str()), Verdict::Valid, "{source:?}: {id:?}");

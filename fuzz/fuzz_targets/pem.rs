@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tower_callstats::keys::SigningKey;
+use tower_callstats::SigningKey;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(key) = SigningKey::from_pem("fuzz-key", data) else {

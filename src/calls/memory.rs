@@ -8,10 +8,15 @@ use std::{
     time::Duration,
 };
 
-use super::{ActiveCall, BoxFuture, CallIdFormat, CallRegistry, DEFAULT_IDLE_TIMEOUT, Join, RegistryError};
+use std::{future::Future, pin::Pin};
+
+use super::{
+    ActiveCall, CallIdFormat, CallRegistry, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_NEW_CALLS_PER_USER, RegistryError,
+    quota::Quota,
+};
 use crate::{
-    ConferenceId,
     clock::{Clock, SharedClock, SystemClock},
+    id::{ConferenceId, UserId},
 };
 
 /// The default cap on the number of rooms a [`MemoryRegistry`] keeps: 100 000.
@@ -24,36 +29,38 @@ const ROOMS_PER_SHARD: usize = 1024;
 /// The active calls of one instance, in memory.
 ///
 /// For an app that runs on one instance (or pins every room to one instance). Several
-/// instances behind a load balancer each have their own calls: use `RedisRegistry`
-/// (feature `redis`) there.
+/// instances behind a load balancer each have their own calls: share a registry in
+/// Redis (the `tower-callstats-redis` crate) there.
 ///
 /// - Creation is atomic: threads joining the same new room at the same instant all get
 ///   the same conferenceID (the room's shard is locked while the call is created).
-/// - [`join`](CallRegistry::join) never waits for I/O: it always returns
-///   [`Join::Ready`]. Its cost is one uncontended lock of one of up to 16 shards, a hash
-///   lookup and two stores.
+/// - A join never waits for I/O ([`CallRegistry::join_now`] always answers). Its cost
+///   is one uncontended lock of one of up to 16 shards and a hash lookup.
 /// - Bounded: at most [`max_rooms`](Self::max_rooms) rooms. When a new room arrives at
-///   the cap, idle calls are dropped first, then the least recently joined call.
+///   the bound, calls idle for longer than the idle timeout (ended calls that nobody
+///   joined since) make room; an active call is never dropped to make room. When every
+///   call is active, the new room is refused with [`RegistryError::Full`], and
+///   [`Calls`](super::Calls)' failure policy decides (the room itself as the
+///   conferenceID, or `503`).
 ///
 /// Configure it before the first join; clones share the calls.
 ///
 /// ```
 /// use std::time::Duration;
-/// use tower_callstats::ConferenceId;
-/// use tower_callstats::calls::{CallRegistry, Join, MemoryRegistry};
+/// use tower_callstats::UserId;
+/// use tower_callstats::calls::{CallRegistry, MemoryRegistry};
 /// use tower_callstats::clock::ManualClock;
 ///
 /// let clock = ManualClock::at_unix(1_795_599_000);
 /// let registry = MemoryRegistry::new().idle_timeout(Duration::from_secs(600)).clock(clock.clone());
-/// let room = ConferenceId::new("standup").unwrap();
-/// let Join::Ready(Ok(first)) = registry.join(&room) else { unreachable!() };
+/// let alice = UserId::new("alice").unwrap();
+/// let first = registry.join_now("standup", &alice).unwrap().unwrap();
 ///
 /// clock.advance(Duration::from_secs(599)); // still active: the same call, touched again
-/// let Join::Ready(Ok(again)) = registry.join(&room) else { unreachable!() };
-/// assert_eq!(again, first);
+/// assert_eq!(registry.join_now("standup", &alice).unwrap().unwrap(), first);
 ///
 /// clock.advance(Duration::from_secs(600)); // idle for the whole timeout: a new call
-/// let Join::Ready(Ok(next)) = registry.join(&room) else { unreachable!() };
+/// let next = registry.join_now("standup", &alice).unwrap().unwrap();
 /// assert_ne!(next.conference_id(), first.conference_id());
 /// assert_eq!(next.started_at(), 1_795_599_000 + 1199);
 /// ```
@@ -69,20 +76,17 @@ pub struct MemoryRegistry {
 struct State {
     hasher: std::collections::hash_map::RandomState,
     shards: Box<[Mutex<Shard>]>,
+    quota: Quota,
 }
 
 #[derive(Default)]
 struct Shard {
     rooms: HashMap<ConferenceId, Entry>,
-    /// Increments on every join of the shard: the least recently joined call has the
-    /// smallest `last_join`, with no ties (the clock has only seconds).
-    tick: u64,
 }
 
 struct Entry {
     call: ActiveCall,
     touched_at: u64,
-    last_join: u64,
 }
 
 impl Default for MemoryRegistry {
@@ -96,6 +100,7 @@ impl fmt::Debug for MemoryRegistry {
         f.debug_struct("MemoryRegistry")
             .field("idle_timeout_secs", &self.idle_secs)
             .field("max_rooms", &self.max_rooms)
+            .field("max_new_calls_per_user", &self.state.quota.per_minute())
             .field("shards", &self.state.shards.len())
             .field("rooms", &self.len())
             .field("format", &self.format)
@@ -112,37 +117,50 @@ impl MemoryRegistry {
             max_rooms: DEFAULT_MAX_ROOMS,
             clock: Arc::new(SystemClock),
             format: CallIdFormat::default(),
-            state: Arc::new(State::new(DEFAULT_MAX_ROOMS)),
+            state: Arc::new(State::new(DEFAULT_MAX_ROOMS, DEFAULT_MAX_NEW_CALLS_PER_USER)),
         }
     }
 
     /// A call with no join for this long has ended: the next join starts a new call.
     /// Counted in whole seconds, at least 1 second.
     ///
-    /// Default: 2 hours ([`DEFAULT_IDLE_TIMEOUT`]), longer
-    /// than callstats.js' re-authentication interval (about 54 minutes), so that an
-    /// ongoing call whose participants only refresh their tokens is not ended between
-    /// two token requests.
+    /// Default: 2 hours ([`DEFAULT_IDLE_TIMEOUT`]), longer than callstats.js'
+    /// re-authentication interval (about 54 minutes), so that an ongoing call whose
+    /// participants only refresh their tokens is not ended between two token requests.
     #[must_use]
     pub fn idle_timeout(mut self, idle_timeout: Duration) -> Self {
         self.idle_secs = idle_timeout.as_secs().max(1);
         self
     }
 
-    /// At most this many rooms are kept (at least 1). At the cap, a new room first drops
-    /// idle calls, then the least recently joined call (whose participants get a new
-    /// conferenceID on their next join).
+    /// At most this many rooms are kept (at least 1). At the bound, calls idle for
+    /// longer than the idle timeout make room for a new one; if every call is active,
+    /// the new room is refused ([`RegistryError::Full`]) and no call is dropped.
     ///
-    /// The cap is split evenly among the shards (one per 1024 rooms, at most 16), and
-    /// eviction works per shard: a shard that gets more than its share of rooms evicts
-    /// before the whole registry is full. Default: 100 000 rooms (16 shards of 6250),
-    /// a few tens of bytes plus the two IDs per room.
+    /// The bound is split evenly among the shards (one per 1024 rooms, at most 16),
+    /// and applies per shard. Default: 100 000 rooms (16 shards of 6250), a few tens of
+    /// bytes plus the two IDs per room.
     ///
     /// Starts afresh: call it before the first join.
     #[must_use]
     pub fn max_rooms(mut self, max_rooms: usize) -> Self {
         self.max_rooms = max_rooms.max(1);
-        self.state = Arc::new(State::new(self.max_rooms));
+        self.state = Arc::new(State::new(self.max_rooms, self.state.quota.per_minute()));
+        self
+    }
+
+    /// At most this many new calls per user and minute (a fixed window): past it, a
+    /// join of that user that would start a call is refused with
+    /// [`RegistryError::Full`], and [`Calls`](super::Calls)' failure policy decides (the
+    /// room itself, or `503`). Joining a call that is already going on is never
+    /// counted. `0` turns the bound off. Default: 60
+    /// ([`DEFAULT_MAX_NEW_CALLS_PER_USER`]): a person starts a few calls a minute at most,
+    /// and one user looping over new rooms cannot fill the registry.
+    ///
+    /// Starts afresh: call it before the first join.
+    #[must_use]
+    pub fn max_new_calls_per_user(mut self, calls: u32) -> Self {
+        self.state = Arc::new(State::new(self.max_rooms, calls));
         self
     }
 
@@ -171,68 +189,72 @@ impl MemoryRegistry {
         self.len() == 0
     }
 
-    fn shard(&self, room: &ConferenceId) -> MutexGuard<'_, Shard> {
+    fn shard(&self, room: &str) -> MutexGuard<'_, Shard> {
         let shards = &self.state.shards;
         // Truncating the hash is fine: it only picks a shard.
         #[allow(clippy::cast_possible_truncation)]
-        let index = (self.state.hasher.hash_one(room.as_str()) as usize) % shards.len();
+        let index = (self.state.hasher.hash_one(room) as usize) % shards.len();
         lock(&shards[index])
     }
 
-    fn join_now(&self, room: &ConferenceId) -> ActiveCall {
+    fn join_here(&self, room: &str, user: &UserId) -> Result<ActiveCall, RegistryError> {
         let now = self.clock.unix_now();
         let mut shard = self.shard(room);
-        shard.tick += 1;
-        let tick = shard.tick;
         let idle_secs = self.idle_secs;
         let is_idle = |entry: &Entry| now.saturating_sub(entry.touched_at) >= idle_secs;
-
-        if let Some(entry) = shard.rooms.get_mut(room.as_str()) {
-            if !is_idle(entry) {
-                entry.touched_at = now;
-                entry.last_join = tick;
-                return entry.call.clone();
+        let quota = |user: &UserId| {
+            if self.state.quota.take(user.as_str(), now) {
+                Ok(())
+            } else {
+                Err(RegistryError::Full(format!(
+                    "this user started {} calls in the last minute, the most a user may",
+                    self.state.quota.per_minute()
+                )))
             }
-            // Idle for the whole timeout: the call ended; a new one starts in place.
-            entry.call = ActiveCall::new(self.format.generate(room, now), now);
+        };
+
+        if let Some(entry) = shard.rooms.get_mut(room) {
+            if is_idle(entry) {
+                // Idle for the whole timeout: the call ended; a new one starts in place.
+                quota(user)?;
+                let key = ConferenceId::new(room).map_err(|e| RegistryError::Other(e.to_string()))?;
+                entry.call = ActiveCall::new(self.format.generate(&key, now), now);
+            }
             entry.touched_at = now;
-            entry.last_join = tick;
-            return entry.call.clone();
+            return Ok(entry.call.clone());
         }
 
+        let room = ConferenceId::new(room).map_err(|e| RegistryError::Other(e.to_string()))?;
         let cap = self.max_rooms.div_ceil(self.state.shards.len()).max(1);
         if shard.rooms.len() >= cap {
             shard.rooms.retain(|_, entry| !is_idle(entry));
         }
         if shard.rooms.len() >= cap {
-            let oldest = shard
-                .rooms
-                .iter()
-                .min_by_key(|(_, entry)| entry.last_join)
-                .map(|(room, _)| room.clone());
-            if let Some(oldest) = oldest {
-                shard.rooms.remove(&oldest);
-            }
+            return Err(RegistryError::Full(format!(
+                "{cap} active calls in this part of the registry (max_rooms {}); no call is ended to make room",
+                self.max_rooms
+            )));
         }
-        let call = ActiveCall::new(self.format.generate(room, now), now);
+        quota(user)?;
+        let call = ActiveCall::new(self.format.generate(&room, now), now);
         shard.rooms.insert(
-            room.clone(),
+            room,
             Entry {
                 call: call.clone(),
                 touched_at: now,
-                last_join: tick,
             },
         );
-        call
+        Ok(call)
     }
 }
 
 impl State {
-    fn new(max_rooms: usize) -> Self {
+    fn new(max_rooms: usize, new_calls_per_user: u32) -> Self {
         let count = (max_rooms / ROOMS_PER_SHARD).clamp(1, MAX_SHARDS);
         Self {
             hasher: Default::default(),
             shards: (0..count).map(|_| Mutex::new(Shard::default())).collect(),
+            quota: Quota::new(new_calls_per_user),
         }
     }
 }
@@ -244,13 +266,32 @@ fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
 }
 
 impl CallRegistry for MemoryRegistry {
-    fn join(&self, room: &ConferenceId) -> Join {
-        Join::Ready(Ok(self.join_now(room)))
+    fn join_now(&self, room: &str, user: &UserId) -> Option<Result<ActiveCall, RegistryError>> {
+        Some(self.join_here(room, user))
     }
 
-    fn end_call(&self, room: &ConferenceId) -> BoxFuture<Result<(), RegistryError>> {
-        self.shard(room).rooms.remove(room.as_str());
-        Box::pin(std::future::ready(Ok(())))
+    fn join(
+        &self,
+        room: &str,
+        user: &UserId,
+    ) -> Pin<Box<dyn Future<Output = Result<ActiveCall, RegistryError>> + Send + 'static>> {
+        Box::pin(std::future::ready(self.join_here(room, user)))
+    }
+
+    fn end_call(
+        &self,
+        room: &str,
+        call: &ConferenceId,
+    ) -> Pin<Box<dyn Future<Output = Result<bool, RegistryError>> + Send + 'static>> {
+        let mut shard = self.shard(room);
+        let ended = shard
+            .rooms
+            .get(room)
+            .is_some_and(|entry| entry.call.conference_id() == call);
+        if ended {
+            shard.rooms.remove(room);
+        }
+        Box::pin(std::future::ready(Ok(ended)))
     }
 }
 
@@ -261,25 +302,29 @@ mod tests {
     use super::*;
     use crate::clock::ManualClock;
 
-    fn room(s: &str) -> ConferenceId {
-        ConferenceId::new(s).unwrap()
+    fn user() -> UserId {
+        UserId::new("alice").unwrap()
+    }
+
+    fn try_join(registry: &MemoryRegistry, name: &str) -> Result<ActiveCall, RegistryError> {
+        registry
+            .join_now(name, &user())
+            .expect("in memory, a join answers at once")
     }
 
     fn join(registry: &MemoryRegistry, name: &str) -> ActiveCall {
-        match registry.join(&room(name)) {
-            Join::Ready(Ok(call)) => call,
-            other => panic!("unexpected {other:?}"),
+        try_join(registry, name).unwrap()
+    }
+
+    /// Ends `call` of `name`; whether it ended it.
+    fn end(registry: &MemoryRegistry, name: &str, call: &ActiveCall) -> bool {
+        let future = registry.end_call(name, call.conference_id());
+        let waker = std::task::Waker::noop();
+        match std::pin::pin!(future).poll(&mut std::task::Context::from_waker(waker)) {
+            std::task::Poll::Ready(Ok(ended)) => ended,
+            other => panic!("{other:?}"),
         }
     }
-
-    fn end(registry: &MemoryRegistry, name: &str) {
-        let future = registry.end_call(&room(name));
-        let waker = std::task::Waker::noop();
-        let polled = std::pin::pin!(future).poll(&mut std::task::Context::from_waker(waker));
-        assert!(matches!(polled, std::task::Poll::Ready(Ok(()))));
-    }
-
-    use std::future::Future;
 
     #[test]
     fn participants_of_one_call_share_one_id_and_rooms_differ() {
@@ -311,7 +356,7 @@ mod tests {
                     let name = name.clone();
                     std::thread::spawn(move || {
                         barrier.wait();
-                        join(&registry, &name).into_conference_id()
+                        join(&registry, &name).conference_id().clone()
                     })
                 })
                 .collect();
@@ -354,19 +399,22 @@ mod tests {
     }
 
     #[test]
-    fn end_call_starts_a_new_call_on_the_next_join() {
+    fn end_call_ends_exactly_the_named_call() {
         let registry = MemoryRegistry::new().clock(ManualClock::at_unix(1_000_000));
         let first = join(&registry, "r");
-        end(&registry, "r");
+        assert!(end(&registry, "r", &first));
         assert!(registry.is_empty());
         let second = join(&registry, "r");
         assert_ne!(second.conference_id(), first.conference_id());
-        // Ending a room with no call is fine.
-        end(&registry, "nobody-here");
+        // A late or repeated end of the first call does not end the second.
+        assert!(!end(&registry, "r", &first));
+        assert_eq!(join(&registry, "r"), second);
+        // Ending a room with no call ends nothing.
+        assert!(!end(&registry, "nobody-here", &first));
     }
 
     #[test]
-    fn at_the_cap_idle_calls_go_first_then_the_least_recently_joined() {
+    fn at_the_bound_only_idle_calls_make_room_and_active_calls_stay() {
         let clock = ManualClock::at_unix(1_000_000);
         let registry = MemoryRegistry::new()
             .max_rooms(3)
@@ -377,34 +425,65 @@ mod tests {
         let b = join(&registry, "b");
         let c = join(&registry, "c");
         clock.advance(Duration::from_secs(50)); // a is idle (110 s), b and c are not (50 s)
-        let _ = join(&registry, "d");
+        let d = join(&registry, "d"); // takes a's place
         assert_eq!(registry.len(), 3);
         assert_eq!(join(&registry, "b"), b);
         assert_eq!(join(&registry, "c"), c);
-        assert_ne!(join(&registry, "a"), a); // "a" was dropped: new call; evicts d
-        assert_eq!(registry.len(), 3);
-
-        // None idle: the least recently joined goes. Order of last joins: b, c, a.
-        let fresh_b = join(&registry, "b"); // now c is the least recently joined
-        assert_eq!(fresh_b, b);
-        let _ = join(&registry, "e");
+        // Every call is active: a new room is refused, and no live call is dropped.
+        for name in ["a", "e", "f", "g", "h", "i", "j", "k", "l"] {
+            let refused = try_join(&registry, name).unwrap_err();
+            assert!(matches!(refused, RegistryError::Full(_)), "{refused:?}");
+        }
         assert_eq!(registry.len(), 3);
         assert_eq!(join(&registry, "b"), b);
-        assert_ne!(join(&registry, "c"), c);
+        assert_eq!(join(&registry, "c"), c);
+        assert_eq!(join(&registry, "d"), d);
+        assert_ne!(a, d);
+        // Once a call has idled out, the next new room takes its place.
+        clock.advance(Duration::from_secs(100));
+        join(&registry, "b");
+        join(&registry, "c");
+        let e = join(&registry, "e");
+        assert_eq!(registry.len(), 3);
+        assert_eq!(join(&registry, "e"), e);
     }
 
     #[test]
     fn large_caps_are_sharded_and_bounded() {
-        let registry = MemoryRegistry::new().max_rooms(4096).clock(ManualClock::at_unix(1));
+        let registry = MemoryRegistry::new()
+            .max_rooms(4096)
+            .max_new_calls_per_user(0)
+            .clock(ManualClock::at_unix(1));
         assert_eq!(registry.state.shards.len(), 4);
+        let mut refused = 0;
         for i in 0..10_000 {
-            let _ = join(&registry, &format!("room-{i}"));
+            refused += usize::from(try_join(&registry, &format!("room-{i}")).is_err());
         }
+        assert!(refused >= 10_000 - 4096, "{refused}");
         assert!(registry.len() <= 4096, "{}", registry.len());
         assert!(registry.len() > 3000, "{}", registry.len());
         let default = MemoryRegistry::new();
         assert_eq!(default.state.shards.len(), 16);
         assert!(format!("{default:?}").contains("max_rooms: 100000"));
+    }
+
+    #[test]
+    fn one_user_starts_at_most_the_bound_of_new_calls_per_minute() {
+        let clock = ManualClock::at_unix(1_000_000);
+        let registry = MemoryRegistry::new().max_new_calls_per_user(5).clock(clock.clone());
+        let (mallory, alice) = (UserId::new("mallory").unwrap(), UserId::new("alice").unwrap());
+        let join_as = |user: &UserId, room: &str| registry.join_now(room, user).unwrap();
+        for i in 0..5 {
+            join_as(&mallory, &format!("new-{i}")).unwrap();
+        }
+        assert!(matches!(join_as(&mallory, "new-5"), Err(RegistryError::Full(_))));
+        // Joining calls that are going on is never counted; other users are not affected.
+        join_as(&mallory, "new-0").unwrap();
+        join_as(&alice, "alice-room").unwrap();
+        assert_eq!(registry.len(), 6);
+        // The next minute, mallory may start calls again.
+        clock.advance(Duration::from_secs(60));
+        join_as(&mallory, "new-5").unwrap();
     }
 
     #[test]

@@ -1,13 +1,12 @@
-//! What a token request says: the body (JSON or a form, bounded) and the `Referer`.
+//! What a token request's body says (JSON or a form, bounded).
 
 use std::borrow::Cow;
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::{HeaderValue, Request, StatusCode, header, request::Parts};
+use http::{StatusCode, header, request::Parts};
 use http_body::Body;
 use http_body_util::{BodyExt, Limited};
 
-use super::MAX_REFERER_BYTES;
 use crate::{encoding::form_decode, encoding::form_pairs, id::ConferenceId, rejection::Rejection};
 
 /// What the body may say. Everything else in it is ignored: the identity only ever
@@ -87,7 +86,9 @@ where
 }
 
 /// Parses a body by its content type. An empty body asks for nothing in particular.
-pub(super) fn parse<'a>(parts: &Parts, bytes: &'a [u8]) -> Result<TokenRequest<'a>, Rejection> {
+/// `conferenceID` is read only when `read_conference` is set (the app allows the body to
+/// name the room); otherwise it is ignored like any other field.
+pub(super) fn parse<'a>(parts: &Parts, bytes: &'a [u8], read_conference: bool) -> Result<TokenRequest<'a>, Rejection> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(TokenRequest::default());
     }
@@ -102,8 +103,8 @@ pub(super) fn parse<'a>(parts: &Parts, bytes: &'a [u8]) -> Result<TokenRequest<'
         .unwrap_or_default()
         .trim_ascii();
     match mime {
-        _ if mime.eq_ignore_ascii_case(b"application/json") => parse_json(bytes),
-        _ if mime.eq_ignore_ascii_case(b"application/x-www-form-urlencoded") => parse_form(bytes),
+        _ if mime.eq_ignore_ascii_case(b"application/json") => parse_json(bytes, read_conference),
+        _ if mime.eq_ignore_ascii_case(b"application/x-www-form-urlencoded") => parse_form(bytes, read_conference),
         _ => Err(Rejection::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
@@ -112,27 +113,47 @@ pub(super) fn parse<'a>(parts: &Parts, bytes: &'a [u8]) -> Result<TokenRequest<'
     }
 }
 
-fn parse_json(bytes: &[u8]) -> Result<TokenRequest<'_>, Rejection> {
-    let parsed: JsonTokenRequest<'_> = serde_json::from_slice(bytes).map_err(|e| {
+/// The body without the `conferenceID` the app does not read.
+#[derive(Debug, Default, serde::Deserialize)]
+struct JsonForceNew {
+    #[serde(rename = "forceNew", alias = "forcenew", default)]
+    force_new: Option<bool>,
+}
+
+fn parse_json(bytes: &[u8], read_conference: bool) -> Result<TokenRequest<'_>, Rejection> {
+    let invalid = |e: serde_json::Error| {
+        let example = if read_conference {
+            r#"{"conferenceID": "...", "forceNew": false}"#
+        } else {
+            r#"{"forceNew": false}"#
+        };
         Rejection::bad_request(
             "invalid_body",
-            format!("the body is not a valid token request: {e}; send {{\"conferenceID\": \"...\"}}"),
+            format!("the body is not a valid token request: {e}; send {example}"),
         )
-    })?;
+    };
+    if !read_conference {
+        let parsed: JsonForceNew = serde_json::from_slice(bytes).map_err(invalid)?;
+        return Ok(TokenRequest {
+            conference_id: None,
+            force_new: parsed.force_new.unwrap_or(false),
+        });
+    }
+    let parsed: JsonTokenRequest<'_> = serde_json::from_slice(bytes).map_err(invalid)?;
     Ok(TokenRequest {
         conference_id: parsed.conference_id,
         force_new: parsed.force_new.unwrap_or(false),
     })
 }
 
-fn parse_form(bytes: &[u8]) -> Result<TokenRequest<'_>, Rejection> {
+fn parse_form(bytes: &[u8], read_conference: bool) -> Result<TokenRequest<'_>, Rejection> {
     let text =
         std::str::from_utf8(bytes).map_err(|_| Rejection::bad_request("invalid_body", "the form body is not UTF-8"))?;
     let mut request = TokenRequest::default();
     for (key, value) in form_pairs(text) {
         let key = form_decode(key, "form field").map_err(|e| Rejection::bad_request("invalid_body", e.to_string()))?;
         match &*key {
-            "conferenceID" => {
+            "conferenceID" if read_conference => {
                 if request.conference_id.is_some() {
                     return Err(Rejection::bad_request("invalid_body", "conferenceID is given twice"));
                 }
@@ -153,40 +174,13 @@ fn parse_form(bytes: &[u8]) -> Result<TokenRequest<'_>, Rejection> {
     Ok(request)
 }
 
-/// The `Referer` URL as a request head, so that any
-/// [`ConferenceIdSource`](crate::ConferenceIdSource) reads it.
-pub(super) fn referer_as_request(referer: &HeaderValue) -> Result<Parts, Rejection> {
-    let invalid = |why: &str| Rejection::bad_request("invalid_referer", format!("the Referer header {why}"));
-    if referer.len() > MAX_REFERER_BYTES {
-        return Err(invalid("is too long"));
-    }
-    let uri: http::Uri = referer
-        .to_str()
-        .map_err(|_| invalid("is not ASCII"))?
-        .parse()
-        .map_err(|_| invalid("is not a URL"))?;
-    // The page's authority, port included (`127.0.0.1:3000`), as the page's own request
-    // had it in its Host header; user information (`user@`) is not part of it.
-    let authority = uri.authority().ok_or_else(|| invalid("has no host"))?.as_str();
-    let host = authority.rsplit('@').next().unwrap_or(authority).to_owned();
-    let (mut parts, ()) = Request::get(uri)
-        .body(())
-        .map_err(|_| invalid("is not a URL"))?
-        .into_parts();
-    parts.headers.insert(
-        header::HOST,
-        HeaderValue::try_from(host).map_err(|_| invalid("has an invalid host"))?,
-    );
-    Ok(parts)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn forms_decode_like_browsers_send_them() {
-        let parsed = parse_form(b"conferenceID=%E3%82%A4+1&forceNew=true&userID=mallory").unwrap();
+        let parsed = parse_form(b"conferenceID=%E3%82%A4+1&forceNew=true&userID=mallory", true).unwrap();
         assert_eq!(
             parsed,
             TokenRequest {
@@ -194,16 +188,23 @@ mod tests {
                 force_new: true
             }
         );
-        assert!(parse_form(b"conferenceID=a&conferenceID=b").is_err());
-        assert!(parse_form(b"forceNew=maybe").is_err());
-        assert!(parse_form(b"conferenceID=%zz").is_err());
+        assert!(parse_form(b"conferenceID=a&conferenceID=b", true).is_err());
+        assert!(parse_form(b"forceNew=maybe", true).is_err());
+        assert!(parse_form(b"conferenceID=%zz", true).is_err());
+        // Not read, so not checked: the app did not ask for the body's room.
+        assert_eq!(
+            parse_form(b"conferenceID=%zz&conferenceID=b", false).unwrap(),
+            TokenRequest::default()
+        );
     }
 
     #[test]
     fn json_ignores_what_it_does_not_read() {
-        let parsed = parse_json(br#"{"conferenceID":"r","forcenew":true,"userID":"mallory"}"#).unwrap();
+        let parsed = parse_json(br#"{"conferenceID":"r","forcenew":true,"userID":"mallory"}"#, true).unwrap();
         assert_eq!(parsed.conference_id.as_deref(), Some("r"));
         assert!(parsed.force_new);
-        assert!(parse_json(br#"{"conferenceID": 7}"#).is_err());
+        assert!(parse_json(br#"{"conferenceID": 7}"#, true).is_err());
+        let ignored = parse_json(br#"{"conferenceID": 7, "forceNew": true}"#, false).unwrap();
+        assert_eq!((ignored.conference_id, ignored.force_new), (None, true));
     }
 }

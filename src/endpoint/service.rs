@@ -1,143 +1,165 @@
 use std::{
     convert::Infallible,
     fmt,
-    future::Future,
+    future::{Future, poll_fn},
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
 };
 
 use bytes::Bytes;
-use http::{HeaderValue, Method, Request, Response, StatusCode, header, request::Parts};
+use http::{HeaderValue, Method, Request, Response, StatusCode, header, uri::Scheme};
 use http_body::Body;
 use http_body_util::Full;
 use tower_service::Service;
 
-use super::{
-    DEFAULT_BODY_LIMIT, origin,
-    request::{self, referer_as_request},
-};
+use super::{DEFAULT_BODY_LIMIT, origin, request};
 use crate::{
-    callstats::{Callstats, Grant, Wanted},
-    conference::ConferenceIdSource,
+    authorize::Authorize,
+    callstats::Callstats,
+    error::ConfigError,
+    pipeline::{Decide, RoomInput, reject},
     rejection::Rejection,
     response,
-    user_id::CallstatsUser,
+    room::Page,
+    user::GetUser,
 };
 
 /// The token endpoint service; from [`Callstats::endpoint`]. See the [module
 /// docs](super). Cloning is cheap.
 ///
 /// The settings here are the endpoint's own; what the endpoint and the page's layer
-/// share (identity, userID strategy, conferenceServerID, `Vary`) is set on [`Callstats`].
-#[derive(Clone)]
+/// share (the user, the userID strategy, the room, the hook, the calls, `Vary`) is set
+/// on [`Callstats`].
 #[must_use]
-pub struct TokenEndpoint {
-    config: Arc<EndpointConfig>,
+pub struct TokenEndpoint<U, A> {
+    config: Arc<EndpointConfig<U, A>>,
 }
 
-#[derive(Clone)]
-struct EndpointConfig {
-    callstats: Callstats,
+struct EndpointConfig<U, A> {
+    callstats: Callstats<U, A>,
     body_limit: usize,
-    /// `None`: on unless a server-side source is configured.
-    conference_from_body: Option<bool>,
-    conference_from_referer: Option<ConferenceIdSource>,
-    conference: Option<ConferenceIdSource>,
-    allowed_origins: Vec<HeaderValue>,
+    room_from_body: bool,
+    trusted_origins: Vec<HeaderValue>,
+    scheme: Scheme,
 }
 
-impl fmt::Debug for TokenEndpoint {
+impl<U, A> Clone for TokenEndpoint<U, A> {
+    fn clone(&self) -> Self {
+        Self {
+            config: self.config.clone(),
+        }
+    }
+}
+
+impl<U, A> Clone for EndpointConfig<U, A> {
+    fn clone(&self) -> Self {
+        Self {
+            callstats: self.callstats.clone(),
+            body_limit: self.body_limit,
+            room_from_body: self.room_from_body,
+            trusted_origins: self.trusted_origins.clone(),
+            scheme: self.scheme.clone(),
+        }
+    }
+}
+
+impl<U, A> fmt::Debug for TokenEndpoint<U, A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.config;
         f.debug_struct("TokenEndpoint")
             .field("callstats", &c.callstats)
             .field("body_limit", &c.body_limit)
-            .field("conference_id_from_body", &c.reads_body_conference())
-            .field("conference_id_from_referer", &c.conference_from_referer)
-            .field("conference_id", &c.conference)
-            .field("allowed_origins", &c.allowed_origins)
+            .field("room_from_body", &c.room_from_body)
+            .field("trusted_origins", &c.trusted_origins)
+            .field("scheme", &c.scheme)
             .finish()
     }
 }
 
-impl TokenEndpoint {
-    pub(crate) fn new(callstats: Callstats) -> Self {
-        Self {
+impl<U: GetUser, A: Authorize> Callstats<U, A> {
+    /// The `POST /getToken` service that callstats.js' `tokenGenerator` calls. It
+    /// reads the room with the same [`room`](Self::room) source as the layer, from the
+    /// page that asks (its `Referer`). Its own settings (body limit, trusted origins)
+    /// are on [`TokenEndpoint`].
+    pub fn endpoint(&self) -> TokenEndpoint<U, A> {
+        self.check();
+        TokenEndpoint {
             config: Arc::new(EndpointConfig {
-                callstats,
+                callstats: self.clone(),
                 body_limit: DEFAULT_BODY_LIMIT,
-                conference_from_body: None,
-                conference_from_referer: None,
-                conference: None,
-                allowed_origins: Vec::new(),
+                room_from_body: false,
+                trusted_origins: Vec::new(),
+                scheme: Scheme::HTTPS,
             }),
         }
     }
+}
 
-    fn config(&mut self) -> &mut EndpointConfig {
+impl<U, A> TokenEndpoint<U, A> {
+    fn config(&mut self) -> &mut EndpointConfig<U, A> {
         Arc::make_mut(&mut self.config)
     }
 
-    /// The largest accepted body, in bytes; a larger one gets `413`. Default
-    /// [`DEFAULT_BODY_LIMIT`](super::DEFAULT_BODY_LIMIT) (4096).
+    /// The largest accepted body, in bytes; a larger one gets `413 body_too_large`.
+    /// Default [`DEFAULT_BODY_LIMIT`](super::DEFAULT_BODY_LIMIT) (4096).
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.config().body_limit = bytes;
         self
     }
 
-    /// Whether the body's `conferenceID` field is read. Default: `true` unless a
-    /// server-side source is configured ([`conference_id_from_referer`](Self::conference_id_from_referer)
-    /// or [`conference_id`](Self::conference_id)); then the server's source decides and
-    /// the client's choice is ignored unless this turns it back on.
+    /// Whether the body's `conferenceID` names the room (before the Referer). Default
+    /// `false`: the room comes from the page that asks, read with the configured
+    /// [`room`](Callstats::room) source.
     ///
     /// # Warning
     ///
-    /// The body is the client's word: whoever is logged in may name any conference.
-    /// With `confID` tokens, or an app that trusts the conferenceID of a token, pair it
-    /// with [`Callstats::authorize`], which sees the conferenceID before anything is
+    /// The body is the client's word: whoever is logged in may name any room. Pair it
+    /// with [`Callstats::authorize`], which decides on the room before anything is
     /// signed.
-    pub fn conference_id_from_body(mut self, on: bool) -> Self {
-        self.config().conference_from_body = Some(on);
+    pub fn room_from_body(mut self, on: bool) -> Self {
+        self.config().room_from_body = on;
         self
     }
 
-    /// Origins (`scheme://host[:port]`, e.g. `https://app.example.com`) besides the
-    /// request's own whose pages may ask for tokens. Default none: only the app's own
-    /// pages (see the [module docs](super) on cross-site requests).
-    pub fn allowed_origins(mut self, origins: impl IntoIterator<Item = HeaderValue>) -> Self {
-        self.config().allowed_origins = origins.into_iter().collect();
-        self
+    /// An origin (`scheme://host[:port]`, e.g. `https://app.example.com`) besides the
+    /// request's own whose pages may ask for tokens. Call it once per origin. Default
+    /// none: only the app's own pages (see the [module docs](super) on cross-site
+    /// requests).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::InvalidValue`] for anything but a lower-case `http` or `https`
+    /// origin with nothing after the port, and for `null` (the origin of sandboxed
+    /// frames and `data:` pages, which any site can make).
+    pub fn trusted_origin(mut self, origin: &str) -> Result<Self, ConfigError> {
+        let origin = origin::trusted(origin)?;
+        self.config().trusted_origins.push(origin);
+        Ok(self)
     }
 
-    /// Take the conferenceID from the `Referer` (the page that asks for the token),
-    /// read with `source` as if the Referer were the request URL: for example
-    /// `ConferenceIdSource::path_template("/rooms/{room}", "room")?` or
-    /// `ConferenceIdSource::url()`. Used when the body has none. Default none.
-    pub fn conference_id_from_referer(mut self, source: ConferenceIdSource) -> Self {
-        self.config().conference_from_referer = Some(source);
-        self
-    }
-
-    /// Take the conferenceID from the token request itself (a header, a query
-    /// parameter, ...) when neither the body nor the Referer gave one. Default none.
-    pub fn conference_id(mut self, source: ConferenceIdSource) -> Self {
-        self.config().conference = Some(source);
+    /// The scheme the app's pages are served with, for the cross-site check of a
+    /// request whose URI does not carry one (HTTP/1.1 behind a proxy that terminates
+    /// TLS, say): an `Origin` of another scheme is another site. Default
+    /// [`Scheme::HTTPS`]; a server of plain `http` pages (a development server) sets
+    /// [`Scheme::HTTP`].
+    pub fn scheme(mut self, scheme: Scheme) -> Self {
+        self.config().scheme = scheme;
         self
     }
 }
 
-type BoxFuture = Pin<Box<dyn Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send>>;
-
-impl<B> Service<Request<B>> for TokenEndpoint
+impl<U, A, B> Service<Request<B>> for TokenEndpoint<U, A>
 where
+    U: GetUser,
+    A: Authorize,
     B: Body + Send + 'static,
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     type Response = Response<Full<Bytes>>;
     type Error = Infallible;
-    type Future = BoxFuture;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send>>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
@@ -145,92 +167,62 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let config = self.config.clone();
-        Box::pin(async move { Ok(config.handle(request).await.unwrap_or_else(Rejection::response)) })
+        Box::pin(async move {
+            let response = match config.handle(request).await {
+                Ok(response) => response,
+                Err(rejection) => rejection.respond(config.callstats.rejection.as_ref()),
+            };
+            Ok(response.map(Full::new))
+        })
     }
 }
 
-impl EndpointConfig {
-    fn reads_body_conference(&self) -> bool {
-        self.conference_from_body
-            .unwrap_or(self.conference_from_referer.is_none() && self.conference.is_none())
-    }
-
-    async fn handle<B>(&self, request: Request<B>) -> Result<Response<Full<Bytes>>, Rejection>
+impl<U: GetUser, A: Authorize> EndpointConfig<U, A> {
+    async fn handle<B>(&self, request: Request<B>) -> Result<Response<Bytes>, Rejection>
     where
         B: Body,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        let callstats = &self.callstats;
         let (parts, body) = request.into_parts();
         if parts.method != Method::POST {
-            let mut response = Rejection::new(
+            let message = format!("{} is not allowed here; request a token with POST", parts.method);
+            return Err(Rejection::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
-                format!("{} is not allowed here; request a token with POST", parts.method),
-            )
-            .response();
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("POST"));
-            return Ok(response);
+                message,
+            ));
         }
-        let callstats = &self.callstats;
-        origin::check(&parts, &self.allowed_origins).map_err(|r| callstats.reject(r, None))?;
-        let Some(identity) = callstats.identify(&parts) else {
-            return Err(callstats.reject(Rejection::not_logged_in(), None));
-        };
-        let user = callstats.user(&identity)?;
+        origin::check(&parts, &self.trusted_origins, &self.scheme).map_err(|r| reject(callstats, r, None, None))?;
         let bytes = request::read_body(&parts, body, self.body_limit)
             .await
-            .map_err(|r| callstats.reject(r, Some(user.id())))?;
-        let token_request = request::parse(&parts, &bytes).map_err(|r| callstats.reject(r, Some(user.id())))?;
-        let wanted = self.want(
-            &parts,
-            &user,
-            token_request.conference_id.as_deref(),
-            token_request.force_new,
-        );
-        let want = match wanted {
-            Ok(Wanted::Now(want)) => Ok(want),
-            Ok(Wanted::Later(want)) => want.await.map_err(Rejection::from),
-            Err(rejection) => Err(rejection),
-        }
-        .map_err(|r| callstats.reject(r, Some(user.id())))?;
-        let context = match callstats.grant(&identity, want) {
-            Grant::Ready(granted) => granted?,
-            Grant::Later(granted) => granted.await?,
+            .map_err(|r| reject(callstats, r, None, None))?;
+        let asked =
+            request::parse(&parts, &bytes, self.room_from_body).map_err(|r| reject(callstats, r, None, None))?;
+
+        // The room: the body's, when the app allows it; else the page that asks.
+        let unreadable;
+        let room = match (&asked.conference_id, parts.headers.get(header::REFERER)) {
+            (Some(room), _) if self.room_from_body => RoomInput::Named(room),
+            (_, Some(referer)) => match Page::referer(referer, &parts) {
+                Ok(page) => RoomInput::Page(page),
+                Err(rejection) => {
+                    unreadable = rejection;
+                    RoomInput::Unreadable(&unreadable)
+                }
+            },
+            (_, None) => RoomInput::Page(Page::unnamed(&parts)),
         };
-
-        let mut response = response::json(StatusCode::OK, context.body());
-        let headers = response.headers_mut();
-        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-        response::vary(headers, callstats.vary_header());
-        Ok(response)
-    }
-
-    /// What the request is to be granted, for the conferenceID from the body, the
-    /// Referer or the configured source (in that order), or none: at once, or after the
-    /// call registry of a per-call source answers. Not an `async fn`: the endpoint's
-    /// future stays small (one allocation from the allocator's fast path), and only a
-    /// registry that must be asked costs a future of its own.
-    fn want(
-        &self,
-        parts: &Parts,
-        user: &CallstatsUser,
-        from_body: Option<&str>,
-        force_new: bool,
-    ) -> Result<Wanted, Rejection> {
-        let callstats = &self.callstats;
-        if self.reads_body_conference() {
-            if let Some(value) = from_body {
-                return Ok(Wanted::Now(callstats.want(user, Some(value), force_new)?));
+        let mut decide = Decide::new(callstats, &parts, asked.force_new);
+        match poll_fn(|cx| decide.poll_decide(cx, callstats, &room)).await? {
+            Some(context) => {
+                let mut response = response::json(StatusCode::OK, context.body());
+                let headers = response.headers_mut();
+                headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+                response::vary(headers, callstats.vary.as_ref());
+                Ok(response)
             }
+            None => Err(reject(callstats, Rejection::not_logged_in(), None, None)),
         }
-        if let Some(source) = &self.conference_from_referer {
-            if let Some(referer) = parts.headers.get(header::REFERER) {
-                let referer_parts = referer_as_request(referer)?;
-                return Ok(callstats.want_in(Some(source), &referer_parts, user, force_new)?);
-            }
-        }
-        Ok(callstats.want_in(self.conference.as_ref(), parts, user, force_new)?)
     }
 }

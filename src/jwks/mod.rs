@@ -11,7 +11,7 @@
 //! use http::Request;
 //! use http_body_util::BodyExt;
 //! use tower::ServiceExt;
-//! use tower_callstats::{JwksService, KeyRing, SigningKey};
+//! use tower_callstats::{KeyRing, SigningKey, jwks::JwksService};
 //!
 //! let ring = KeyRing::new(SigningKey::generate("key-1").unwrap());
 //! let app = Router::new().route_service("/.well-known/jwks.json", JwksService::new(ring));
@@ -62,8 +62,9 @@ impl<B> Service<Request<B>> for JwksService {
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         if request.method() != Method::GET && request.method() != Method::HEAD {
-            let mut response =
-                Rejection::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use GET").response();
+            let mut response = Rejection::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use GET")
+                .to_json_response()
+                .map(Full::new);
             response
                 .headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));

@@ -48,11 +48,11 @@ impl std::ops::Deref for ActiveKey {
 /// started with, new requests sign with the new key, nobody waits on a lock.
 ///
 /// A `KeyRing` is a handle: clones share the same keys. Keep a clone to rotate the keys
-/// that an issuer (and its [`JwksService`](crate::JwksService)) use.
+/// that an issuer (and its [`JwksService`](crate::jwks::JwksService)) use.
 ///
 /// ```
 /// use std::time::Duration;
-/// use tower_callstats::keys::{KeyRing, SigningKey};
+/// use tower_callstats::{KeyRing, SigningKey};
 ///
 /// let ring = KeyRing::new(SigningKey::generate("2026-01").unwrap());
 /// assert_eq!(ring.active().key_id(), "2026-01");

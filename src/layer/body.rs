@@ -36,9 +36,9 @@ impl<B> ResponseBody<B> {
         }
     }
 
-    pub(crate) fn rejection(body: Full<Bytes>) -> Self {
+    pub(crate) fn rejection(body: Bytes) -> Self {
         Self {
-            kind: Kind::Rejection { body },
+            kind: Kind::Rejection { body: Full::new(body) },
         }
     }
 }

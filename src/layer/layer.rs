@@ -1,18 +1,10 @@
-use std::{fmt, future::Future, pin::Pin, sync::Arc};
+use std::{fmt, sync::Arc};
 
-use http::{HeaderMap, HeaderName, StatusCode, request::Parts};
+use http::{HeaderMap, HeaderName, StatusCode};
 use tower_layer::Layer;
 
 use super::CallstatsService;
-use crate::{
-    callstats::{Callstats, Grant, Want, Wanted},
-    conference::ConferenceError,
-    context::CallstatsContext,
-    identity::Identity,
-    rejection::Rejection,
-    response,
-    user_id::CallstatsUser,
-};
+use crate::{authorize::Authorize, callstats::Callstats, context::CallstatsContext, response, user::GetUser};
 
 /// The response header that carries the token, `x-callstats-token` by default.
 pub const TOKEN_HEADER: HeaderName = HeaderName::from_static("x-callstats-token");
@@ -27,39 +19,40 @@ pub const CONFERENCE_ID_HEADER: HeaderName = HeaderName::from_static("x-callstat
 ///
 /// See the [module docs](crate::layer) for what it does. The settings here are the
 /// layer's own; what the layer and the token endpoint share is set on [`Callstats`].
-#[derive(Clone)]
 #[must_use]
-pub struct CallstatsLayer {
-    pub(crate) config: Arc<LayerConfig>,
+pub struct CallstatsLayer<U, A> {
+    pub(crate) config: Arc<LayerConfig<U, A>>,
 }
 
-#[derive(Clone)]
-pub(crate) struct LayerConfig {
-    callstats: Callstats,
+pub(crate) struct LayerConfig<U, A> {
+    pub(crate) callstats: Callstats<U, A>,
     token_header: Option<HeaderName>,
     user_id_header: Option<HeaderName>,
     conference_id_header: Option<HeaderName>,
-    require_authentication: bool,
+    pub(crate) require_authentication: bool,
 }
 
-/// What the layer decided for one request.
-pub(crate) enum Decision {
-    PassThrough,
-    Reject(Rejection),
-    Issue(Issued),
-    /// The decision waits for an asynchronous hook.
-    Later(Pin<Box<dyn Future<Output = Decision> + Send + 'static>>),
+impl<U, A> Clone for CallstatsLayer<U, A> {
+    fn clone(&self) -> Self {
+        Self {
+            config: self.config.clone(),
+        }
+    }
 }
 
-/// What an authenticated request gets: the context for the handler, and the headers
-/// for the response, in their final form in the context (the token's, the userID's and
-/// the conferenceID's header values are built once, with the token and the context).
-pub(crate) struct Issued {
-    config: Arc<LayerConfig>,
-    context: CallstatsContext,
+impl<U, A> Clone for LayerConfig<U, A> {
+    fn clone(&self) -> Self {
+        Self {
+            callstats: self.callstats.clone(),
+            token_header: self.token_header.clone(),
+            user_id_header: self.user_id_header.clone(),
+            conference_id_header: self.conference_id_header.clone(),
+            require_authentication: self.require_authentication,
+        }
+    }
 }
 
-impl fmt::Debug for CallstatsLayer {
+impl<U, A> fmt::Debug for CallstatsLayer<U, A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.config;
         f.debug_struct("CallstatsLayer")
@@ -72,11 +65,16 @@ impl fmt::Debug for CallstatsLayer {
     }
 }
 
-impl CallstatsLayer {
-    pub(crate) fn new(callstats: Callstats) -> Self {
-        Self {
+impl<U: GetUser, A: Authorize> Callstats<U, A> {
+    /// The middleware for the pages that initialise callstats.js: it puts a
+    /// [`CallstatsContext`] into the request extensions and the token into response
+    /// headers. Its own settings (header names, `require_authentication`) are on
+    /// [`CallstatsLayer`].
+    pub fn layer(&self) -> CallstatsLayer<U, A> {
+        self.check();
+        CallstatsLayer {
             config: Arc::new(LayerConfig {
-                callstats,
+                callstats: self.clone(),
                 token_header: Some(TOKEN_HEADER),
                 user_id_header: Some(USER_ID_HEADER),
                 conference_id_header: Some(CONFERENCE_ID_HEADER),
@@ -84,8 +82,10 @@ impl CallstatsLayer {
             }),
         }
     }
+}
 
-    fn config(&mut self) -> &mut LayerConfig {
+impl<U, A> CallstatsLayer<U, A> {
+    fn config(&mut self) -> &mut LayerConfig<U, A> {
         Arc::make_mut(&mut self.config)
     }
 
@@ -110,16 +110,16 @@ impl CallstatsLayer {
         self
     }
 
-    /// Whether requests without an identity get `401` instead of being passed to the
-    /// inner service untouched. Default `false`.
+    /// Whether requests without a logged-in user get `401 unauthenticated` instead of
+    /// being passed to the inner service untouched. Default `false`.
     pub fn require_authentication(mut self, on: bool) -> Self {
         self.config().require_authentication = on;
         self
     }
 }
 
-impl<S> Layer<S> for CallstatsLayer {
-    type Service = CallstatsService<S>;
+impl<S, U, A> Layer<S> for CallstatsLayer<U, A> {
+    type Service = CallstatsService<S, U, A>;
 
     fn layer(&self, inner: S) -> Self::Service {
         CallstatsService {
@@ -129,91 +129,21 @@ impl<S> Layer<S> for CallstatsLayer {
     }
 }
 
-impl LayerConfig {
-    pub(crate) fn decide(config: &Arc<LayerConfig>, parts: &Parts) -> Decision {
-        let callstats = &config.callstats;
-        let Some(identity) = callstats.identify(parts) else {
-            if config.require_authentication {
-                return Decision::Reject(callstats.reject(Rejection::unauthenticated(), None));
-            }
-            return Decision::PassThrough;
-        };
-        let user = match callstats.user(&identity) {
-            Ok(user) => user,
-            Err(rejection) => return Decision::Reject(rejection),
-        };
-        let want = match callstats.want_in(callstats.conference_source(), parts, &user, false) {
-            Ok(Wanted::Now(want)) => Ok(want),
-            Err(error) => Err(error),
-            // The call registry must be asked: decide when it answers.
-            Ok(Wanted::Later(want)) => {
-                let config = config.clone();
-                return Decision::Later(Box::pin(
-                    async move { Self::granted(&config, &identity, &user, want.await) },
-                ));
-            }
-        };
-        Self::granted(config, &identity, &user, want)
-    }
-
-    /// Refuses an invalid conferenceID, or asks the [`Authorize`](crate::authorize::Authorize)
-    /// hook and issues a token.
-    fn granted(
-        config: &Arc<LayerConfig>,
-        identity: &Identity,
-        user: &CallstatsUser,
-        want: Result<Want, ConferenceError>,
-    ) -> Decision {
-        let callstats = &config.callstats;
-        let want = match want {
-            Ok(want) => want,
-            Err(error) => {
-                if error.is_server_error() {
-                    tracing::error!(target: "tower_callstats::layer", %error, "misconfigured conferenceID source");
-                }
-                return Decision::Reject(callstats.reject(error.into(), Some(user.id())));
-            }
-        };
-        match callstats.grant(identity, want) {
-            Grant::Ready(granted) => Self::issue(config, granted),
-            Grant::Later(granted) => {
-                let config = config.clone();
-                Decision::Later(Box::pin(async move { Self::issue(&config, granted.await) }))
-            }
-        }
-    }
-
-    fn issue(config: &Arc<LayerConfig>, granted: Result<CallstatsContext, Rejection>) -> Decision {
-        match granted {
-            Ok(context) => Decision::Issue(Issued {
-                config: config.clone(),
-                context,
-            }),
-            Err(rejection) => Decision::Reject(rejection),
-        }
-    }
-}
-
-impl Issued {
-    /// The context, for the request's extensions.
-    pub(crate) fn context(&self) -> &CallstatsContext {
-        &self.context
-    }
-
-    /// Adds the token and ID headers to a response, if it is a success (2xx).
+impl<U, A> LayerConfig<U, A> {
+    /// Adds the token and ID headers for `context` to a response, if it is a success
+    /// (2xx).
     ///
     /// Anything else gets nothing: a 4xx or 5xx is an error, a 3xx (a redirect that
     /// refuses a room, or a `304 Not Modified` whose body the browser takes from its
     /// cache) renders no page that uses a token, and `101 Switching Protocols` upgrades
     /// the connection to another protocol.
-    pub(crate) fn apply(self, headers: &mut HeaderMap, status: StatusCode) {
+    pub(crate) fn apply(&self, context: &CallstatsContext, headers: &mut HeaderMap, status: StatusCode) {
         if !status.is_success() {
             return;
         }
-        let config = &*self.config;
-        let token = self.context.token();
+        let token = context.token();
         headers.reserve(5);
-        if let Some(name) = &config.token_header {
+        if let Some(name) = &self.token_header {
             headers.insert(name.clone(), token.header_value().clone());
             // A bearer credential: never stored by a browser or a shared cache, whatever
             // the app chose.
@@ -221,12 +151,12 @@ impl Issued {
         } else if !response::is_private(headers) {
             response::no_store(headers);
         }
-        if let Some(name) = &config.user_id_header {
+        if let Some(name) = &self.user_id_header {
             headers.insert(name.clone(), token.user_id_header().clone());
         }
-        if let (Some(name), Some(value)) = (&config.conference_id_header, self.context.conference_header()) {
+        if let (Some(name), Some(value)) = (&self.conference_id_header, context.conference_header()) {
             headers.insert(name.clone(), value.clone());
         }
-        response::vary(headers, config.callstats.vary_header());
+        response::vary(headers, self.callstats.vary.as_ref());
     }
 }

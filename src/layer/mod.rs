@@ -1,44 +1,43 @@
 //! The tower middleware: [`CallstatsLayer`] and [`CallstatsService`], made by
 //! [`Callstats::layer`](crate::Callstats::layer).
 //!
-//! For every request that the app's own authentication has authenticated (see
-//! [`GetIdentity`](crate::identity::GetIdentity)), the layer
+//! For every request, the layer makes the [decision of
+//! `Callstats`](crate#the-steps-of-a-request) (user, userID, room, the app's
+//! hook, the call, the token) and, when the request has a logged-in user who may join
+//! the room,
 //!
-//! 1. derives the userID ([`UserIdStrategy`](crate::UserIdStrategy)) and, if the route
-//!    has a source for it, the conferenceID ([`ConferenceIdSource`](crate::ConferenceIdSource)),
-//! 2. issues a token (or reuses a cached one),
-//! 3. puts a [`CallstatsContext`](crate::CallstatsContext) into the request extensions
+//! 1. puts a [`CallstatsContext`](crate::CallstatsContext) into the request extensions
 //!    for the handler, and
-//! 4. adds [`TOKEN_HEADER`], [`USER_ID_HEADER`] and [`CONFERENCE_ID_HEADER`] to the
-//!    response if it is not a 4xx or 5xx (IDs percent-encoded like
-//!    `encodeURIComponent`; the token header marked sensitive, so header logging shows
-//!    `Sensitive`), with `Cache-Control: no-store` unless the app already chose
-//!    `private` or `no-store`, and `Vary` ([`Callstats::vary`](crate::Callstats::vary)).
+//! 2. adds [`TOKEN_HEADER`], [`USER_ID_HEADER`] and [`CONFERENCE_ID_HEADER`] to the
+//!    response if it is a 2xx (IDs percent-encoded like `encodeURIComponent`; the token
+//!    header marked sensitive, so header logging shows `Sensitive`), with
+//!    `Cache-Control: no-store` and `Vary` ([`Callstats::vary`](crate::Callstats::vary)).
 //!
-//! Requests without an identity pass through untouched (or get a 401 with
-//! [`CallstatsLayer::require_authentication`]). Invalid IDs get a 400 JSON error and no
-//! token; a signing failure a 500.
+//! Requests without a logged-in user pass through untouched (or get
+//! `401 unauthenticated` with [`CallstatsLayer::require_authentication`]). A refused
+//! request gets the [`Rejection`](crate::Rejection)'s response and never reaches the
+//! handler.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
-//! use axum::{Extension, Router, body::Body, routing::get};
+//! use axum::{Router, body::Body, routing::get};
 //! use http::Request;
 //! use tower::ServiceExt;
-//! use tower_callstats::{Callstats, CallstatsContext, ConferenceIdSource, Identity, SigningKey, TokenIssuer};
+//! use tower_callstats::{AppUser, Callstats, CallstatsContext, RoomSource, SigningKey, TokenIssuer};
 //!
 //! let issuer = TokenIssuer::builder("my-app", SigningKey::generate("key-1").unwrap()).build().unwrap();
-//! let layer = Callstats::new(issuer).conference_id(ConferenceIdSource::route_param("room")).layer();
+//! let layer = Callstats::new(issuer).room(RoomSource::path("/rooms/{room}", "room").unwrap()).layer();
 //!
 //! let app = Router::new()
-//!     .route("/rooms/{room}", get(|Extension(cs): Extension<CallstatsContext>| async move {
+//!     .route("/rooms/{room}", get(|cs: CallstatsContext| async move {
 //!         format!("{} joins {}", cs.user_id(), cs.conference_id().unwrap())
 //!     }))
 //!     .route_layer(layer);
 //!
-//! // The app's session layer would insert the identity; here the test does.
+//! // The app's session layer would insert the user; here the test does.
 //! let mut request = Request::get("/rooms/%D0%B8%D0%BD").body(Body::empty()).unwrap();
-//! request.extensions_mut().insert(Identity::new("alice"));
+//! request.extensions_mut().insert(AppUser::new("alice"));
 //! let response = app.oneshot(request).await.unwrap();
 //!
 //! assert_eq!(response.status(), 200);

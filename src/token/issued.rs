@@ -81,6 +81,12 @@ impl IssuedToken {
         &self.user_id_header
     }
 
+    /// The serial of the key that signed it ([`SigningKey`](crate::SigningKey)'s
+    /// instance): a token of a key that is no longer active is not handed out.
+    pub(crate) fn key_serial(&self) -> u64 {
+        self.key_serial
+    }
+
     pub(crate) fn json(&self) -> &TokenJson {
         self.json.get_or_init(|| TokenJson::new(&self.claims))
     }

@@ -8,12 +8,8 @@ use std::{
 
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 
-use super::{
-    Claims, IssuedToken, RESERVED_CLAIMS,
-    cache::{CacheKeyRef, TokenCache},
-};
+use super::{Claims, IssuedToken, RESERVED_CLAIMS};
 use crate::{
-    audit::{Action, Audit, AuditEvent, SharedAudit, TracingAudit},
     clock::{Clock, SharedClock, SystemClock},
     encoding::hex,
     error::ConfigError,
@@ -35,16 +31,64 @@ struct Inner {
     skew: u64,
     conf_id_claim: bool,
     extra: serde_json::Map<String, serde_json::Value>,
-    cache: Option<TokenCache>,
+    cache: Option<CacheSettings>,
     /// Seconds within which a forced re-issue returns the token just signed.
     force_new_interval: u64,
     clock: SharedClock,
-    audit: SharedAudit,
 }
 
-/// Signs callstats tokens. Cheap to clone (a reference count); share one per app.
+/// The token cache's settings, validated by the builder; every
+/// [`Callstats`](crate::Callstats) made from the issuer keeps a cache with them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CacheSettings {
+    /// The most tokens (users) held.
+    pub(crate) capacity: usize,
+    /// Re-issue when fewer than this many seconds of life are left.
+    pub(crate) margin: u64,
+}
+
+/// Signs callstats tokens with a key parsed once. Cheap to clone (a reference count);
+/// share one per app.
 ///
-/// Built with [`TokenIssuer::builder`]; see the [module docs](super).
+/// Built with [`TokenIssuer::builder`]. It signs a new token on every
+/// [`issue`](Self::issue); the layer and the token endpoint made from a
+/// [`Callstats`](crate::Callstats) keep the tokens it signs in their cache, with the
+/// settings given here.
+///
+/// A callstats third-party-authentication token ([callstats' JWT documentation]) is a
+/// compact JWS signed with ES256:
+///
+/// - header: `{"alg":"ES256","typ":"JWT","kid":keyID}`
+/// - claims: `userID`, `appID` (always a JSON string), `keyID`, `iat`, `nbf` (now minus
+///   a skew, default 300 s), `exp` (now plus a TTL, default 300 s), `jti` (128 random
+///   bits, for audit logs); `confID` only if you opt in; extra claims if you add them.
+///
+/// [`TokenIssuer`] signs with a key parsed once ([`KeyRing`](crate::KeyRing)). The
+/// layer and the endpoint keep the tokens it signs in one cache per
+/// [`Callstats`](crate::Callstats), with the issuer's cache settings.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_callstats::{ConferenceId, SigningKey, TokenIssuer, UserId, clock::ManualClock};
+///
+/// let clock = ManualClock::at_unix(1_700_000_000);
+/// let issuer = TokenIssuer::builder("12345", SigningKey::generate("key-1").unwrap())
+///     .ttl(Duration::from_secs(600))
+///     .clock(clock.clone())
+///     .build()
+///     .unwrap();
+///
+/// let token = issuer.issue(&UserId::new("alice").unwrap(), Some(&ConferenceId::new("room-1").unwrap())).unwrap();
+/// let claims = token.claims();
+/// assert_eq!(claims.user_id, "alice");
+/// assert_eq!(claims.app_id, "12345"); // a string, even though it looks numeric
+/// assert_eq!(claims.key_id, "key-1");
+/// assert_eq!((claims.iat, claims.nbf, claims.exp), (1_700_000_000, 1_700_000_000 - 300, 1_700_000_600));
+/// assert_eq!(claims.jti.len(), 32); // 128 bits, hex
+/// assert_eq!(token.jwt().split('.').count(), 3);
+/// ```
+///
+/// [callstats' JWT documentation]: https://docs.callstats.io/docs/third-party-authenitcation
 #[derive(Clone)]
 pub struct TokenIssuer {
     inner: Arc<Inner>,
@@ -60,7 +104,7 @@ impl fmt::Debug for TokenIssuer {
             .field("skew_secs", &i.skew)
             .field("conf_id_claim", &i.conf_id_claim)
             .field("extra_claims", &i.extra.keys().collect::<Vec<_>>())
-            .field("cache", &i.cache.as_ref().map(|c| (c.capacity(), c.margin())))
+            .field("cache", &i.cache)
             .field("force_new_interval_secs", &i.force_new_interval)
             .finish()
     }
@@ -82,7 +126,6 @@ impl TokenIssuer {
             cache_refresh_margin: None,
             force_new_interval: DEFAULT_FORCE_NEW_INTERVAL,
             clock: Arc::new(SystemClock),
-            audit: Arc::new(TracingAudit),
         }
     }
 
@@ -105,90 +148,50 @@ impl TokenIssuer {
         Duration::from_secs(self.inner.ttl)
     }
 
-    pub(crate) fn audit(&self) -> &dyn Audit {
-        &*self.inner.audit
-    }
-
-    /// A token for `user` (and `conference`, which goes into the token, and keys the
-    /// cache, only with [`TokenIssuerBuilder::conf_id_claim`]; the audit event names it
-    /// either way). Reuses a cached token while it has at least the refresh margin of
-    /// life left.
+    /// A newly signed token for `user`, and `conference` when the token carries it
+    /// ([`TokenIssuerBuilder::conf_id_claim`]). Every call signs (about 15 µs of CPU):
+    /// the layer and the endpoint cache what they hand out.
+    ///
+    /// # Errors
+    ///
+    /// [`SignError`] when the operating system's random generator or the signature
+    /// fails (a [`SigningKey::failing`](crate::SigningKey) key, in tests).
     pub fn issue(&self, user: &UserId, conference: Option<&ConferenceId>) -> Result<Arc<IssuedToken>, SignError> {
-        self.issue_inner(user, conference, false)
+        self.sign(&self.inner.keys.active(), user, conference)
     }
 
-    /// A newly signed token, bypassing the cache (the client's `forceNew`); the new
-    /// token replaces the cached one. Bounded: within
-    /// [`force_new_interval`](TokenIssuerBuilder::force_new_interval) of the last
-    /// signature for the same cache entry, the token just signed is returned instead
-    /// (audited as [`Action::ForceNewLimited`]), so a client looping on `forceNew`
-    /// cannot keep a core busy signing.
-    pub fn issue_new(&self, user: &UserId, conference: Option<&ConferenceId>) -> Result<Arc<IssuedToken>, SignError> {
-        self.issue_inner(user, conference, true)
+    /// The token cache's settings; `None` when the cache is off.
+    pub(crate) fn cache_settings(&self) -> Option<CacheSettings> {
+        self.inner.cache
     }
 
-    fn issue_inner(
+    /// Seconds within which a forced re-issue hands out the token just signed.
+    pub(crate) fn force_new_interval(&self) -> u64 {
+        self.inner.force_new_interval
+    }
+
+    /// Whether the token carries the conferenceID (and so depends on it).
+    pub(crate) fn conf_id_claim(&self) -> bool {
+        self.inner.conf_id_claim
+    }
+
+    /// The clock of the token times.
+    pub(crate) fn now(&self) -> u64 {
+        self.inner.clock.unix_now()
+    }
+
+    /// A new token signed by the active key (borrowed: no reference count).
+    pub(crate) fn sign_active(
         &self,
         user: &UserId,
         conference: Option<&ConferenceId>,
-        force_new: bool,
     ) -> Result<Arc<IssuedToken>, SignError> {
-        let inner = &*self.inner;
-        let Some(cache) = &inner.cache else {
-            return self.sign(&inner.keys.active(), user, conference);
-        };
-        // A borrow of the active key: no reference count on the cached path.
-        let key = inner.keys.active_ref();
-        // The token depends on the conference only when it carries it: keying on it
-        // otherwise would let a client looping over room URLs sign on every request and
-        // evict other users' tokens.
-        let cache_key = CacheKeyRef {
-            user: user.as_str(),
-            conference: if inner.conf_id_claim {
-                conference.map(|c| c.as_str())
-            } else {
-                None
-            },
-            key_serial: key.serial(),
-        };
-        if let Some(token) = cache.get(&cache_key, inner.clock.unix_now()) {
-            if !force_new {
-                self.record(Action::Reused, &token, conference);
-                return Ok(token);
-            }
-            let age = inner.clock.unix_now().saturating_sub(token.claims.iat);
-            if age < inner.force_new_interval {
-                self.record(Action::ForceNewLimited, &token, conference);
-                return Ok(token);
-            }
-        }
-        let token = self.sign(&key, user, conference)?;
-        cache.insert(cache_key.to_owned_key(user, conference), token.clone());
-        #[cfg(feature = "metrics")]
-        crate::metrics::cache_entries(cache.len());
-        Ok(token)
+        self.sign(&self.inner.keys.active_ref(), user, conference)
     }
 
-    /// Whether the token cache would hand `token` out again now, in place of a lookup:
-    /// the cache is on, `token` was signed by the active key and still has the cache's
-    /// margin of life left. A reuse is recorded like the cache's own.
-    ///
-    /// The layer and the endpoint keep their finished answers while this holds, so they
-    /// never hand out a token the cache would not.
-    pub(crate) fn reuse(&self, token: &IssuedToken, conference: Option<&ConferenceId>) -> bool {
-        let inner = &*self.inner;
-        let Some(cache) = &inner.cache else { return false };
-        let reusable =
-            token.key_serial == inner.keys.active_ref().serial() && cache.fresh(token, inner.clock.unix_now());
-        if reusable {
-            self.record(Action::Reused, token, conference);
-        }
-        reusable
-    }
-
-    /// How many tokens the cache holds at most; `None` when the cache is off.
-    pub(crate) fn cache_capacity(&self) -> Option<u64> {
-        self.inner.cache.as_ref().map(TokenCache::capacity)
+    /// The serial of the active key: a token of another serial is not handed out.
+    pub(crate) fn active_serial(&self) -> u64 {
+        self.inner.keys.active_ref().serial()
     }
 
     fn sign(
@@ -240,29 +243,10 @@ impl TokenIssuer {
                     claims,
                     key_serial: key.serial(),
                 });
-                self.record(Action::Issued, &token, conference);
                 Ok(token)
             }
-            Err(e) => {
-                let event = AuditEvent {
-                    key_id: Some(key.key_id()),
-                    ..AuditEvent::new(Action::Failed).with_user_id(user)
-                };
-                inner.audit.record(&event.with_reason("ES256 signing failed"));
-                Err(e)
-            }
+            Err(e) => Err(e),
         }
-    }
-
-    fn record(&self, action: Action, token: &IssuedToken, conference: Option<&ConferenceId>) {
-        let c = &token.claims;
-        self.inner.audit.record(&AuditEvent {
-            user_id: Some(&c.user_id),
-            conference_id: conference.map(|c| c.as_str()),
-            key_id: Some(&c.key_id),
-            jti: Some(&c.jti),
-            ..AuditEvent::new(action)
-        });
     }
 }
 
@@ -288,7 +272,6 @@ pub struct TokenIssuerBuilder {
     cache_refresh_margin: Option<Duration>,
     force_new_interval: Duration,
     clock: SharedClock,
-    audit: SharedAudit,
 }
 
 impl fmt::Debug for TokenIssuerBuilder {
@@ -329,14 +312,17 @@ impl TokenIssuerBuilder {
         self
     }
 
-    /// Whether tokens are cached and handed out again while they have enough life left.
-    /// Default `true`. Without the cache every request signs (about 20 µs of CPU).
+    /// Whether the layer and the endpoint cache tokens (and what they answer with them)
+    /// and hand them out again while they have enough life left. Default `true`.
+    /// Without the cache every request signs (about 15 µs of CPU).
     pub fn cache(mut self, on: bool) -> Self {
         self.cache = on;
         self
     }
 
-    /// The most tokens the cache holds. Default 10 000 (a few MiB). Must be at least 1.
+    /// The most tokens the cache holds, one per userID (and conferenceID, with
+    /// [`conf_id_claim`](Self::conf_id_claim)) and signing key; each keeps the answers
+    /// of the user's last few rooms. Default 10 000 (a few MiB). Must be at least 1.
     pub fn cache_capacity(mut self, tokens: usize) -> Self {
         self.cache_capacity = tokens;
         self
@@ -366,12 +352,6 @@ impl TokenIssuerBuilder {
     /// The clock for `iat`/`nbf`/`exp` and the cache. Default the system clock.
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
-        self
-    }
-
-    /// Where audit events go. Default [`TracingAudit`].
-    pub fn audit(mut self, audit: impl Audit) -> Self {
-        self.audit = Arc::new(audit);
         self
     }
 
@@ -426,7 +406,10 @@ impl TokenIssuerBuilder {
                     reason: "use cache(false) to turn the cache off".into(),
                 });
             }
-            Some(TokenCache::new(self.cache_capacity, margin))
+            Some(CacheSettings {
+                capacity: self.cache_capacity,
+                margin,
+            })
         } else {
             None
         };
@@ -441,7 +424,6 @@ impl TokenIssuerBuilder {
                 cache,
                 force_new_interval: self.force_new_interval.as_secs(),
                 clock: self.clock,
-                audit: self.audit,
             }),
         })
     }

@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests, written once: verifying tokens with an
 //! independent library (`jsonwebtoken`), the key fixtures, reading response bodies,
-//! a stand-in for the app's authentication, and capturing `tracing` output (as text,
+//! a stand-in for the app's authentication, an HTTP client for served routers, an
+//! audit hook that records what it is told, and capturing `tracing` output (as text,
 //! or as structured events).
 #![allow(dead_code)]
 
@@ -15,7 +16,10 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use http_body_util::BodyExt;
 use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation, decode, decode_header, errors::Error};
 use serde_json::{Map, Value};
-use tower_callstats::{Identity, KeyRing, SigningKey};
+use tower_callstats::{
+    AppUser, KeyRing, SigningKey,
+    audit::{Action, AuditEvent},
+};
 use tracing::{
     Level,
     field::{Field, Visit},
@@ -214,11 +218,31 @@ pub fn decode_component(value: &str) -> Vec<u8> {
     out
 }
 
-/// The test header that [`identity_from_test_header`] trusts.
+/// Percent-encodes every byte but the unreserved ones (`A-Z a-z 0-9 - _ . ~`), written
+/// out here, independently of the crate, to put any room into a URL path.
+pub fn encode_component(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The test header that [`identity_from_test_header`] and [`test_header_user`] trust.
 pub const TEST_USER_HEADER: &str = "x-test-user";
 
-/// Middleware standing in for the app's session layer: the request's user is the one
-/// the `x-test-user` header names (no header, no identity).
+/// The user the `x-test-user` header names (no header, no user): a stand-in for the
+/// app's authentication, as a `GetUser` closure for `Callstats::user`.
+pub fn test_header_user(parts: &http::request::Parts) -> Option<AppUser> {
+    let name = parts.headers.get(TEST_USER_HEADER)?.to_str().ok()?;
+    Some(AppUser::new(name))
+}
+
+/// Middleware standing in for the app's session layer: it inserts into the request
+/// extensions the [`AppUser`] that the `x-test-user` header names (no header, no user),
+/// where the default `FromExtensions` reads it.
 pub async fn identity_from_test_header(
     mut request: axum::extract::Request,
     next: axum::middleware::Next,
@@ -227,9 +251,9 @@ pub async fn identity_from_test_header(
         .headers()
         .get(TEST_USER_HEADER)
         .and_then(|v| v.to_str().ok())
-        .map(Identity::new);
-    if let Some(identity) = user {
-        request.extensions_mut().insert(identity);
+        .map(AppUser::new);
+    if let Some(user) = user {
+        request.extensions_mut().insert(user);
     }
     next.run(request).await
 }
@@ -240,6 +264,111 @@ pub async fn serve(router: axum::Router) -> SocketAddr {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     addr
+}
+
+/// An HTTP/1 client for a served router.
+pub type HttpClient = hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    http_body_util::Full<bytes::Bytes>,
+>;
+
+/// A new HTTP/1 client.
+pub fn http_client() -> HttpClient {
+    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http()
+}
+
+/// A response read whole: status, headers, body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: http::StatusCode,
+    pub headers: http::HeaderMap,
+    pub body: bytes::Bytes,
+}
+
+impl Reply {
+    /// The body as JSON (panics with the body if it is not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The JSON `code` of a refusal, if the body has one.
+    pub fn code(&self) -> Option<String> {
+        serde_json::from_slice::<Value>(&self.body)
+            .ok()
+            .and_then(|v| v["code"].as_str().map(str::to_owned))
+    }
+
+    /// The token of the response: the layer's header, or the endpoint's `token` field.
+    pub fn token(&self) -> Option<String> {
+        match self.headers.get("x-callstats-token") {
+            Some(value) => Some(value.to_str().unwrap().to_owned()),
+            None => serde_json::from_slice::<Value>(&self.body)
+                .ok()
+                .and_then(|v| v["token"].as_str().map(str::to_owned)),
+        }
+    }
+}
+
+/// Sends `request` with `client` and reads the whole response.
+pub async fn send(client: &HttpClient, request: http::Request<http_body_util::Full<bytes::Bytes>>) -> Reply {
+    let response = client.request(request).await.expect("the server answers");
+    let (parts, body) = response.into_parts();
+    Reply {
+        status: parts.status,
+        headers: parts.headers,
+        body: body_bytes(body).await,
+    }
+}
+
+// --- Audit ----------------------------------------------------------------------------
+
+/// One audit event as a hook saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audited {
+    pub action: Action,
+    pub user_id: Option<String>,
+    pub conference_id: Option<String>,
+    pub jti: Option<String>,
+}
+
+/// What an audit hook recorded, in order. Clones share the record.
+#[derive(Clone, Default)]
+pub struct AuditLog(Arc<Mutex<Vec<Audited>>>);
+
+impl AuditLog {
+    /// A hook for `Callstats::audit` that records into this log.
+    pub fn hook(&self) -> impl Fn(&AuditEvent<'_>) + Send + Sync + 'static {
+        let log = self.0.clone();
+        move |event: &AuditEvent<'_>| {
+            log.lock().unwrap().push(Audited {
+                action: event.action,
+                user_id: event.user_id.map(str::to_owned),
+                conference_id: event.conference_id.map(str::to_owned),
+                jti: event.jti.map(str::to_owned),
+            });
+        }
+    }
+
+    /// Every event so far.
+    pub fn events(&self) -> Vec<Audited> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// The actions so far, in order.
+    pub fn actions(&self) -> Vec<Action> {
+        self.events().into_iter().map(|e| e.action).collect()
+    }
+
+    /// How many events of `action` so far: `Action::Issued` counts the signatures.
+    pub fn count(&self, action: Action) -> usize {
+        self.0.lock().unwrap().iter().filter(|e| e.action == action).count()
+    }
 }
 
 // --- Logs as text ---------------------------------------------------------------------
@@ -341,3 +470,5 @@ pub fn capture_events<F: Future<Output = ()>>(f: impl FnOnce() -> F) -> Vec<Even
     });
     capture.0.lock().unwrap().clone()
 }
+
+pub mod router;

@@ -7,20 +7,22 @@
 //! - (f) and (g) [`Controls::routes`]: the very headers and body of the layer and the
 //!   endpoint, precomputed;
 //! - (k) [`Controls::token_floor_route`]: (g) plus what any token endpoint must do
-//!   before it answers: ask the app for the identity, and read the two headers of the
-//!   cross-site check;
+//!   before it answers: ask the app for the user, read the two headers of the
+//!   cross-site check, and read the `Referer` that names the room;
 //! - (j) [`Controls::floor_route`]: the floor of any layer of this shape, which hands
 //!   the handler a context and the client these headers: mounted with axum's
-//!   `route_layer`, it asks the app for the identity, puts one shared value into the
+//!   `route_layer`, it asks the app for the user, puts one shared value into the
 //!   request extensions, and adds (f)'s precomputed headers to the response.
 //!
 //! [`Controls::capture`] asks an app for user-1's room page (`GET /cache/room-1`) and
-//! token (`POST /getToken`), once; [`Controls::routes`] then serves the very same
-//! headers and body as constants: `GET /static/{room}` (f) answers like the room page's
-//! handler plus the layer's headers, and `POST /static-token` (g) is a service, like the
-//! token endpoint, that reads the body frame by frame, parses the same JSON, and answers
-//! the captured body with the endpoint's headers. The app must take `x-load-user` as the
-//! user (test harnesses only).
+//! token ([`token_request`]: `POST /getToken` from the page `/cache/room-1`, its
+//! `Referer`), once; [`Controls::routes`] then serves the very same headers and body as
+//! constants: `GET /static/{room}` (f) answers like the room page's handler plus the
+//! layer's headers, and `POST /static-token` (g) is a service, like the token endpoint,
+//! that reads the body frame by frame, parses it as the endpoint does (an empty body
+//! asks for nothing in particular; else JSON), and answers the captured body with the
+//! endpoint's headers. (d), (g) and (k) get the same request bytes. The app must take
+//! `x-load-user` as the user (test harnesses only).
 
 use std::{convert::Infallible, error::Error, future::Future, sync::Arc};
 
@@ -33,7 +35,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, header, request::Parts};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
-use tower_callstats::{Identity, SigningKey, TokenIssuer, UserId};
+use tower_callstats::{AppUser, SigningKey, TokenIssuer, UserId};
 
 /// A raw aws-lc-rs key pair and the `header.payload` bytes of a typical token.
 pub type RawSigner = (Arc<EcdsaKeyPair>, Arc<[u8]>);
@@ -63,6 +65,16 @@ pub fn raw_sign_route((pair, signing_input): RawSigner) -> Router {
         async move { if ok { "Hello, World!" } else { "signing failed" } }
     };
     Router::new().route("/rawsign/{room}", get(raw_sign))
+}
+
+/// The token request of the load's (d), (g) and (k): `POST path` as user-1, from the room
+/// page `/cache/room-1` of `origin` (its `Referer`, which names the room), without a body,
+/// as callstats.js' `tokenGenerator` may send it.
+pub fn token_request(path: &str, origin: &str) -> Result<Request<Body>, http::Error> {
+    Request::post(path)
+        .header("x-load-user", "user-1")
+        .header(header::REFERER, format!("{origin}/cache/room-1"))
+        .body(Body::empty())
 }
 
 type Headers = Arc<Vec<(HeaderName, HeaderValue)>>;
@@ -109,11 +121,7 @@ impl Controls {
                 header::VARY,
             ],
         );
-        let token = Request::post("/getToken")
-            .header("x-load-user", "user-1")
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(r#"{"conferenceID":"room-1"}"#))?;
-        let token = app.oneshot(token).await?;
+        let token = app.oneshot(token_request("/getToken", "http://127.0.0.1")?).await?;
         let token_headers = keep(
             token.headers(),
             &[
@@ -140,7 +148,7 @@ impl Controls {
     /// load's users are all known).
     pub fn floor_route<F>(&self, identity: F) -> Router
     where
-        F: Fn(&Parts) -> Option<Identity> + Clone + Send + Sync + 'static,
+        F: Fn(&Parts) -> Option<AppUser> + Clone + Send + Sync + 'static,
     {
         #[derive(Clone)]
         struct Context(#[allow(dead_code)] Arc<str>);
@@ -174,11 +182,12 @@ impl Controls {
     }
 
     /// (k) `POST /floor-token`: (g) plus what any token endpoint must do before it
-    /// answers: ask `identity` for the user, and read `Sec-Fetch-Site` and `Origin` for
-    /// the cross-site check (a known user, no cross-site headers: the load's requests).
+    /// answers: ask `identity` for the user, read `Sec-Fetch-Site` and `Origin` for the
+    /// cross-site check, and read the `Referer` that names the room (a known user, no
+    /// cross-site headers, a Referer: the load's requests).
     pub fn token_floor_route<F>(&self, identity: F) -> Router
     where
-        F: Fn(&Parts) -> Option<Identity> + Clone + Send + Sync + 'static,
+        F: Fn(&Parts) -> Option<AppUser> + Clone + Send + Sync + 'static,
     {
         static SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
         let check = move |parts: &Parts| {
@@ -188,14 +197,16 @@ impl Controls {
                     .get(&SEC_FETCH_SITE)
                     .is_none_or(|site| site != "cross-site")
                 && parts.headers.get(header::ORIGIN).is_none()
+                && parts.headers.get(header::REFERER).is_some()
         };
         let service = Self::token_service(self.token_headers.clone(), self.token_body.clone(), check);
         Router::new().route_service("/floor-token", service)
     }
 
-    /// A service like the token endpoint: reads the body frame by frame and parses the
-    /// JSON request; when `check` passes the request head, answers the captured body with
-    /// the endpoint's headers.
+    /// A service like the token endpoint: reads the body frame by frame and parses it as
+    /// the endpoint does (empty or blank: nothing asked; else the JSON request); when
+    /// `check` passes the request head, answers the captured body with the endpoint's
+    /// headers.
     fn token_service<C>(
         token_headers: Headers,
         token_body: Bytes,
@@ -221,6 +232,8 @@ impl Controls {
                 struct TokenRequest<'a> {
                     #[serde(rename = "conferenceID", borrow)]
                     _conference_id: Option<&'a str>,
+                    #[serde(rename = "forceNew")]
+                    _force_new: Option<bool>,
                 }
                 let mut bytes = Bytes::new();
                 while let Some(Ok(frame)) = body.frame().await {
@@ -232,7 +245,8 @@ impl Controls {
                         };
                     }
                 }
-                let parsed = serde_json::from_slice::<TokenRequest<'_>>(&bytes).is_ok();
+                let parsed = bytes.iter().all(u8::is_ascii_whitespace)
+                    || serde_json::from_slice::<TokenRequest<'_>>(&bytes).is_ok();
                 let answer = if parsed && allowed {
                     token_body
                 } else {

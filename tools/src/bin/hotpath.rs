@@ -12,10 +12,11 @@
 //! done
 //! ```
 //!
-//! Routes: `cache` (the layer, cached token, conferenceID from the route), `static` (the
+//! Routes: `cache` (the layer, cached token, the room from the path), `static` (the
 //! same answer with the layer's headers precomputed: the control (f) of scripts/load.sh),
 //! `floor` (the control (j): the floor of any layer of this shape), `token` (the token
-//! endpoint, cached token), `static-token` (the control (g)), `floor-token` (the
+//! endpoint, cached token, the room from the Referer: the request of scripts/load.sh's
+//! (d)), `static-token` (the control (g), the same request), `floor-token` (the
 //! control (k): the floor of any token endpoint), `nocache` (the layer with
 //! the token cache off: one signature per request) and `rawsign` (the control (e): one
 //! raw signature in the handler).
@@ -28,15 +29,15 @@ use std::{
 };
 
 use axum::{Router, body::Body, routing::get};
-use http::{HeaderName, Request, header, request::Parts};
+use http::{HeaderName, Request, request::Parts};
 use tower::{Service, ServiceExt};
-use tower_callstats::{Callstats, ConferenceIdSource, Identity, KeyRing, SigningKey, TokenIssuer};
-use tower_callstats_tools::controls::{Controls, raw_sign_route, raw_signer};
+use tower_callstats::{AppUser, Callstats, KeyRing, RoomSource, SigningKey, TokenIssuer};
+use tower_callstats_tools::controls::{Controls, raw_sign_route, raw_signer, token_request};
 
-fn identity(parts: &Parts) -> Option<Identity> {
+fn user(parts: &Parts) -> Option<AppUser> {
     // The app's session lookup, as the load server does it: a known user, no allocation.
     static USER: HeaderName = HeaderName::from_static("x-load-user");
-    static ALICE: std::sync::LazyLock<Identity> = std::sync::LazyLock::new(|| Identity::new("user-1"));
+    static ALICE: std::sync::LazyLock<AppUser> = std::sync::LazyLock::new(|| AppUser::new("user-1"));
     (parts.headers.get(&USER)? == "user-1").then(|| ALICE.clone())
 }
 
@@ -51,22 +52,20 @@ fn block_on<F: Future>(future: F) -> F::Output {
 }
 
 fn request(route: &str) -> Request<Body> {
-    let (method, path, body) = match route {
-        "cache" => ("GET", "/cache/room-1", ""),
-        "static" => ("GET", "/static/room-1", ""),
-        "floor" => ("GET", "/floor/room-1", ""),
-        "nocache" => ("GET", "/nocache/room-1", ""),
-        "rawsign" => ("GET", "/rawsign/room-1", ""),
-        "token" => ("POST", "/getToken", r#"{"conferenceID":"room-1"}"#),
-        "floor-token" => ("POST", "/floor-token", r#"{"conferenceID":"room-1"}"#),
-        _ => ("POST", "/static-token", r#"{"conferenceID":"room-1"}"#),
+    let path = match route {
+        "cache" => "/cache/room-1",
+        "static" => "/static/room-1",
+        "floor" => "/floor/room-1",
+        "nocache" => "/nocache/room-1",
+        "rawsign" => "/rawsign/room-1",
+        // The token routes: the same request, from the page /cache/room-1 (its Referer).
+        "token" => return token_request("/getToken", "http://127.0.0.1:3000").unwrap(),
+        "floor-token" => return token_request("/floor-token", "http://127.0.0.1:3000").unwrap(),
+        _ => return token_request("/static-token", "http://127.0.0.1:3000").unwrap(),
     };
-    Request::builder()
-        .method(method)
-        .uri(path)
+    Request::get(path)
         .header("x-load-user", "user-1")
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(body))
+        .body(Body::empty())
         .unwrap()
 }
 
@@ -78,12 +77,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let keys = KeyRing::new(SigningKey::generate("load-key")?);
     let issuer = TokenIssuer::builder("load-app", keys.clone()).build()?;
     let uncached = TokenIssuer::builder("load-app", keys).cache(false).build()?;
-    let callstats = |issuer| {
-        Callstats::new(issuer)
-            .identity(identity)
-            .conference_id(ConferenceIdSource::route_param("room"))
+    let callstats = |issuer, template| -> Result<_, tower_callstats::ConfigError> {
+        Ok(Callstats::new(issuer)
+            .user(user)
+            .room(RoomSource::path(template, "room")?))
     };
-    let (callstats, uncached) = (callstats(issuer), callstats(uncached));
+    let (callstats, uncached) = (
+        callstats(issuer, "/cache/{room}")?,
+        callstats(uncached, "/nocache/{room}")?,
+    );
     let mut app = Router::new()
         .route("/cache/{room}", get(|| async { "Hello, World!" }))
         .route_layer(callstats.layer())
@@ -99,8 +101,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let controls = block_on(Controls::capture(app.clone()))?;
     app = app
         .merge(controls.routes())
-        .merge(controls.floor_route(identity))
-        .merge(controls.token_floor_route(identity));
+        .merge(controls.floor_route(user))
+        .merge(controls.token_floor_route(user));
 
     let mut answered = 0;
     for _ in 0..n {

@@ -2,9 +2,8 @@
 //! `cargo run --release -p tower-callstats-tools --bin loadserver -- --workers 1`.
 //!
 //! **Load testing only.** It trusts an `x-load-user` request header as the
-//! authenticated user, which no real app may do: in a real app the identity comes from
-//! the app's own authentication (see [`tower_callstats::identity`]). It binds
-//! 127.0.0.1 only.
+//! authenticated user, which no real app may do: in a real app the user comes from the
+//! app's own authentication (see [`tower_callstats::GetUser`]). It binds 127.0.0.1 only.
 //!
 //! One binary, one runtime, the same handler everywhere, so that the routes differ only
 //! in what the layer does:
@@ -12,23 +11,24 @@
 //! | route | what it measures |
 //! | --- | --- |
 //! | `GET /bare` | (a) axum hello world, no layer |
-//! | `GET /nocache/{room}` | (b) the same handler behind the layer (conferenceID from the route), issuer built with `.cache(false)`: one ES256 signature per request |
-//! | `GET /cache/{room}` | (c) the same handler behind the layer, token cache on |
-//! | `POST /getToken` | (d) the token endpoint, sharing the cached issuer with (c) |
+//! | `GET /nocache/{room}` | (b) the same handler behind the layer (the room from the path, `RoomSource::path("/nocache/{room}", "room")`), issuer built with `.cache(false)`: one ES256 signature per request |
+//! | `GET /cache/{room}` | (c) the same handler behind the layer (`RoomSource::path("/cache/{room}", "room")`), token cache on |
+//! | `POST /getToken` | (d) the token endpoint of (c)'s `Callstats` (its token cache): the room from the request's `Referer`, the page `/cache/{room}` |
 //! | `GET /rawsign/{room}` | (e) control: no layer, the same route shape as (b), the handler makes one raw aws-lc-rs ES256 signature of a token-sized input, then answers like `/bare` |
 //! | `GET /static/{room}` | (f) control: no layer, the same route shape as (c), the handler answers like `/bare` with the exact headers (c) adds, precomputed: what the bytes alone cost |
-//! | `POST /static-token` | (g) control: no endpoint, the handler reads and parses the same JSON body as (d) and answers a precomputed body of the same size with the same headers |
-//! | `POST /floor-token` | (k) control: (g) plus what any token endpoint must do before it answers: the same identity stand-in, and the two header reads of the cross-site check |
-//! | `GET /floor/{room}` | (j) control: the floor of any layer of this shape: the route of (f) behind a `route_layer` that asks the same identity stand-in, puts one shared value into the request extensions and adds (f)'s headers |
-//! | `GET /call/{room}` | (h) the same handler behind the layer with one conferenceID per call: `per_call(route_param("room"), PerCall::new(MemoryRegistry::new()))`, sharing the cached issuer with (c) |
-//! | `GET /call-redis/{room}` | (i) the same with a `RedisRegistry` (default local cache, 2 s) in `PerCall`; only with `--redis-url` |
+//! | `POST /static-token` | (g) control: no endpoint, the same request as (d); the handler reads and parses its body as (d) does and answers a precomputed body of the same size with the same headers |
+//! | `POST /floor-token` | (k) control: (g) plus what any token endpoint must do before it answers: the same user stand-in, the two header reads of the cross-site check, and the read of the `Referer` that names the room |
+//! | `GET /floor/{room}` | (j) control: the floor of any layer of this shape: the route of (f) behind a `route_layer` that asks the same user stand-in, puts one shared value into the request extensions and adds (f)'s headers |
+//! | `GET /call/{room}` | (h) the same handler behind the layer with one conferenceID per call: a clone of (c)'s `Callstats` (its token cache) with `.calls(Calls::new(MemoryRegistry::new()))` |
+//! | `GET /call-redis/{room}` | (i) the same with `Calls::new(RedisRegistry)` (tower-callstats-redis, default local cache, 2 s); only with `--redis-url` |
 //! | `GET /stats` | the audit events so far, `{"issued": N, "reused": N, "force_new_limited": N, "rejected": N, "registry_failures": N}`: the load script checks that tokens were issued, that forced re-issue is bounded and that (i) never fell back to the room key |
 //!
 //! Options:
 //!
 //! - `--workers N`: tokio worker threads (default 1);
 //! - `--port P`: port on 127.0.0.1 (default 0: any free port);
-//! - `--cache-capacity N`: token cache capacity of (c), (d) and (h), (i) (default: the crate's default);
+//! - `--cache-capacity N`: token cache capacity of (c), (d), (h) and (i), which share one
+//!   cache (default: the crate's default);
 //! - `--redis-url URL`: serve (i) with the Redis at URL (`redis://127.0.0.1:PORT`); the
 //!   server checks at start-up that a join gets a per-call ID from it (not the fallback);
 //! - `--measure-sign N`: instead of serving, sign N tokens with raw aws-lc-rs and with
@@ -38,7 +38,9 @@
 //! Once listening it prints `listening on 127.0.0.1:PORT` and the server's PID.
 
 use std::{
+    future::Future,
     net::{Ipv4Addr, SocketAddr},
+    pin::Pin,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -51,26 +53,27 @@ use axum::{Router, routing::get};
 use http::{HeaderName, request::Parts};
 use tower::ServiceExt;
 use tower_callstats::{
-    Callstats, ConferenceId, ConferenceIdSource, Identity, KeyRing, SigningKey, TokenIssuer, UserId,
+    AppUser, Callstats, ConferenceId, KeyRing, RoomSource, SigningKey, TokenIssuer, UserId,
     audit::{Action, AuditEvent},
-    calls::{BoxFuture, CallRegistry, Join, MemoryRegistry, PerCall, RedisRegistry, RegistryError},
+    calls::{ActiveCall, CallRegistry, Calls, MemoryRegistry, RegistryError},
 };
+use tower_callstats_redis::RedisRegistry;
 use tower_callstats_tools::controls::{Controls, raw_sign_route, raw_signer};
 
 /// LOAD TESTING ONLY: the user named by the `x-load-user` header, unauthenticated.
-fn load_test_identity(parts: &Parts) -> Option<Identity> {
+fn load_test_user(parts: &Parts) -> Option<AppUser> {
     static USER: HeaderName = HeaderName::from_static("x-load-user");
     // A real app's session layer looks its logged-in user up; so does this stand-in, for
     // the load script's fixed users (other names are made on the spot).
-    static KNOWN: std::sync::LazyLock<std::collections::HashMap<String, Identity>> = std::sync::LazyLock::new(|| {
+    static KNOWN: std::sync::LazyLock<std::collections::HashMap<String, AppUser>> = std::sync::LazyLock::new(|| {
         (1..=1000)
             .map(|n| format!("user-{n}"))
             .chain(["force-user".to_owned()])
-            .map(|name| (name.clone(), Identity::new(name)))
+            .map(|name| (name.clone(), AppUser::new(name)))
             .collect()
     });
     let name = parts.headers.get(&USER)?.to_str().ok()?;
-    Some(KNOWN.get(name).cloned().unwrap_or_else(|| Identity::new(name)))
+    Some(KNOWN.get(name).cloned().unwrap_or_else(|| AppUser::new(name)))
 }
 
 async fn hello() -> &'static str {
@@ -119,28 +122,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let counts = Arc::new(Counts::default());
     let keys = KeyRing::new(SigningKey::generate("load-key")?);
-    let uncached = TokenIssuer::builder("load-app", keys.clone())
-        .cache(false)
-        .audit(counts.audit())
-        .build()?;
-    let mut cached = TokenIssuer::builder("load-app", keys).audit(counts.audit());
+    let uncached = TokenIssuer::builder("load-app", keys.clone()).cache(false).build()?;
+    let mut cached = TokenIssuer::builder("load-app", keys);
     if let Some(capacity) = options.cache_capacity {
         cached = cached.cache_capacity(capacity);
     }
-    let room = || ConferenceIdSource::route_param("room");
+    // The room from the route's path; (d) reads it with (c)'s source from the Referer.
+    let room = |template: &str| RoomSource::path(template, "room");
     let cached = Callstats::new(cached.build()?)
-        .identity(load_test_identity)
-        .conference_id(room());
+        .user(load_test_user)
+        .room(room("/cache/{room}")?)
+        .audit(counts.audit());
     let uncached = Callstats::new(uncached)
-        .identity(load_test_identity)
-        .conference_id(room());
-    // (h) and (i): the cached issuer of (c), one conferenceID per call.
-    let per_call = |calls: PerCall| {
-        cached
-            .clone()
-            .conference_id(ConferenceIdSource::per_call(room(), calls))
+        .user(load_test_user)
+        .room(room("/nocache/{room}")?)
+        .audit(counts.audit());
+    // (h) and (i): clones of (c), sharing its token cache, with one conferenceID per call.
+    let per_call = |template: &str, calls: Calls| -> Result<_, tower_callstats::ConfigError> {
+        Ok(cached.clone().room(room(template)?).calls(calls))
     };
-    let in_memory = per_call(PerCall::new(MemoryRegistry::new()));
+    let in_memory = per_call("/call/{room}", Calls::new(MemoryRegistry::new()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(options.workers)
         .enable_all()
@@ -149,7 +150,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Within the runtime: the client connects at once.
         Some(url) => {
             let registry = runtime.block_on(async { RedisRegistry::from_url(url) })?;
-            Some(per_call(PerCall::new(FailureCount::new(registry, counts.clone()))))
+            let calls = Calls::new(FailureCount::new(registry, counts.clone()));
+            Some(per_call("/call-redis/{room}", calls)?)
         }
         None => None,
     };
@@ -194,8 +196,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let stats = counts.clone();
     let app = app
         .merge(controls.routes())
-        .merge(controls.floor_route(load_test_identity))
-        .merge(controls.token_floor_route(load_test_identity))
+        .merge(controls.floor_route(load_test_user))
+        .merge(controls.token_floor_route(load_test_user))
         .route("/stats", get(move || async move { stats.json() }));
 
     runtime.block_on(async move {
@@ -243,9 +245,9 @@ impl Counts {
     }
 }
 
-/// A registry that counts its failed joins in [`Counts`] (which `PerCall` then turns into
-/// the room key): (i) must measure Redis, not the fallback. Successful joins pass through
-/// untouched; only a join that waits for Redis gets a wrapping future.
+/// A registry that counts its failed joins in [`Counts`] (which `Calls` then turns into
+/// the room): (i) must measure Redis, not the fallback. Answers from the local cache pass
+/// through untouched; only a join that waits for Redis gets a wrapping future.
 struct FailureCount<R> {
     inner: R,
     counts: Arc<Counts>,
@@ -258,29 +260,36 @@ impl<R> FailureCount<R> {
 }
 
 impl<R: CallRegistry> CallRegistry for FailureCount<R> {
-    fn join(&self, room: &ConferenceId) -> Join {
-        match self.inner.join(room) {
-            Join::Ready(result) => {
-                if result.is_err() {
-                    self.counts.registry_failures.fetch_add(1, Ordering::Relaxed);
-                }
-                Join::Ready(result)
-            }
-            Join::Pending(future) => {
-                let counts = self.counts.clone();
-                Join::Pending(Box::pin(async move {
-                    let result = future.await;
-                    if result.is_err() {
-                        counts.registry_failures.fetch_add(1, Ordering::Relaxed);
-                    }
-                    result
-                }))
-            }
+    fn join_now(&self, room: &str, user: &UserId) -> Option<Result<ActiveCall, RegistryError>> {
+        let joined = self.inner.join_now(room, user)?;
+        if joined.is_err() {
+            self.counts.registry_failures.fetch_add(1, Ordering::Relaxed);
         }
+        Some(joined)
     }
 
-    fn end_call(&self, room: &ConferenceId) -> BoxFuture<Result<(), RegistryError>> {
-        self.inner.end_call(room)
+    fn join(
+        &self,
+        room: &str,
+        user: &UserId,
+    ) -> Pin<Box<dyn Future<Output = Result<ActiveCall, RegistryError>> + Send + 'static>> {
+        let future = self.inner.join(room, user);
+        let counts = self.counts.clone();
+        Box::pin(async move {
+            let result = future.await;
+            if result.is_err() {
+                counts.registry_failures.fetch_add(1, Ordering::Relaxed);
+            }
+            result
+        })
+    }
+
+    fn end_call(
+        &self,
+        room: &str,
+        call: &ConferenceId,
+    ) -> Pin<Box<dyn Future<Output = Result<bool, RegistryError>> + Send + 'static>> {
+        self.inner.end_call(room, call)
     }
 }
 

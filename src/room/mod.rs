@@ -1,0 +1,8 @@
+//! Which room a request is for: [`RoomSource`], read from a [`Page`].
+
+mod page;
+mod source;
+mod template;
+
+pub use page::{MAX_REFERER_BYTES, Page};
+pub use source::RoomSource;
