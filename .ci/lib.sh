@@ -98,17 +98,21 @@ redis_ping() {
   [[ $reply == +PONG* ]]
 }
 
-# redis_start PORT LOG [ARG...]: starts redis-server on 127.0.0.1:PORT without persistence
-# (--save '' --appendonly no) and with `maxmemory-policy noeviction` (the policy the apps'
-# docs ask for), the ARGs appended (`--replicaof 127.0.0.1 6379`, `--cluster-enabled yes`,
-# ...), its output appended to the file LOG, and sets REDIS_PID; waits until it answers
-# PING, polling every 0.1 s for at most 10 s, and fails if it does not. The caller stops it
-# (`stop "$REDIS_PID"`, or `stop_on_exit "$REDIS_PID"`).
+# redis_start PORT LOG [ARG...]: starts redis-server on 127.0.0.1:PORT, empty and without
+# persistence (--save '' --appendonly no; its dump file, which a replica writes when it
+# syncs, is redis-PORT.rdb beside LOG and removed first, so that no start loads another's
+# data), with `maxmemory-policy noeviction` (the policy the apps' docs ask for), the ARGs
+# appended (`--replicaof 127.0.0.1 6379`, `--cluster-enabled yes`, ...), its output
+# appended to the file LOG, and sets REDIS_PID; waits until it answers PING, polling every
+# 0.1 s for at most 10 s, and fails if it does not. The caller stops it (`stop
+# "$REDIS_PID"`, or `stop_on_exit "$REDIS_PID"`).
 redis_start() {
-  local port=$1 logfile=$2 i
+  local port=$1 logfile=$2 dir i
   shift 2
-  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --maxmemory-policy noeviction "$@" \
-    >>"$logfile" 2>&1 &
+  dir=$(cd "$(dirname "$logfile")" && pwd)
+  rm -f "$dir/redis-$port.rdb"
+  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" --dbfilename "redis-$port.rdb" \
+    --maxmemory-policy noeviction "$@" >>"$logfile" 2>&1 &
   REDIS_PID=$!
   for ((i = 0; i < 100; i++)); do
     redis_ping "$port" && return 0
@@ -231,6 +235,7 @@ work_dir() {
 #   MI_PORT[name]          each instance's port on 127.0.0.1
 #   MI_CALLS_URL[name]     each instance's CALLS_REDIS_URL
 #   MI_CHECK_ARGS+=(...)   extra arguments of every check (e.g. --calls-redis PORT)
+# The instances log at RUST_LOG=$MI_RUST_LOG (default info; e.g. `info,fred=debug`).
 # A check that fails calls `mi_failed PHASE`: the script stops there, or, with
 # MI_KEEP_GOING=1, goes on to the next phase and fails at `mi_finish` (to see every phase
 # that fails, e.g. for an older binary given as MI_BIN; MI_KEY_FORMAT=legacy tells the
@@ -256,10 +261,14 @@ mi_prepare() {
   if [ -n "${MI_BIN:-}" ]; then
     [ -x "$MI_BIN" ] || fail "MI_BIN=$MI_BIN is not an executable"
   else
-    MI_BIN=$(cargo_build dev -p tower-callstats-redis --example multi_instance)/examples/multi_instance
+    # The feature set of .ci/run's `cargo test --workspace --all-features`, which builds the
+    # examples too: CI reuses that build.
+    MI_BIN=$(cargo_build dev --workspace --all-features --example multi_instance)/examples/multi_instance
   fi
   work_dir
-  if [ -n "${MI_LOGS:-}" ]; then on_exit 'mkdir -p "$MI_LOGS" && cp "$WORK"/*.log "$WORK"/events "$MI_LOGS"/ 2>/dev/null'; fi
+  if [ -n "${MI_LOGS:-}" ]; then
+    on_exit 'mkdir -p "$MI_LOGS" && cp "$WORK"/*.log "$WORK"/events "$MI_LOGS"/ 2>/dev/null'
+  fi
   MI_SECRET=$(openssl rand -hex 24)
   openssl ecparam -name prime256v1 -genkey -noout -out "$WORK/key.pem" 2>/dev/null
   echo mi-key-1 >"$WORK/key-id"

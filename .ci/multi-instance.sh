@@ -35,7 +35,7 @@
 # a room no instance saw gets the room itself as conferenceID (each fault's prober reports
 # its new rooms). Any other split, and any 5xx but the documented 503s, fails.
 #
-# Run from anywhere: `bash .ci/multi-instance.sh` (about 3 minutes with the example built).
+# Run from anywhere: `bash .ci/multi-instance.sh` (about a minute with the example built).
 # Installs redis-server, redis-tools, haproxy, openssl and curl (Debian) and the checker's
 # venv (PyPI) when missing.
 # Knobs (environment):
@@ -45,6 +45,8 @@
 #   MI_TRAFFIC_SECS=6    length of the rotation and kill phases
 #   MI_BIN=              the example's binary (default: a dev build of this tree)
 #   MI_KEEP_GOING=       1: run every phase, then fail with the list of failed ones
+#   MI_KEY_FORMAT=       legacy: MI_BIN's registry keys are the prefix and the room (no hash tag)
+#   MI_LOGS=             keep the instances', Redis' and HAProxy's logs and the events in this directory
 #   MI_OUT=              also write the table to this file
 LOG_PREFIX=multi-instance
 . "$(dirname "$0")/../.ci/lib.sh"
@@ -61,7 +63,7 @@ SESSIONS_URL=redis://127.0.0.1:$SESSIONS_PORT/0
 MI_CALLS_URL=([a]=redis://127.0.0.1:$CALLS_PORT/1 [b]=redis://127.0.0.1:$CALLS_PORT/1
   [c]=redis://127.0.0.1:$PROXY_PORT/1)
 MI_CHECK_ARGS+=(--calls-redis "$CALLS_PORT" --calls-db 1)
-SESSIONS_PID= CALLS_PID=
+SESSIONS_PID='' CALLS_PID=''
 on_exit '[ -z "$SESSIONS_PID" ] || stop "$SESSIONS_PID"; [ -z "$CALLS_PID" ] || stop "$CALLS_PID"'
 
 start_calls() {
@@ -136,7 +138,8 @@ echo mi-key-2 >"$WORK/key-id-new"
 mv "$WORK/key-id-new" "$WORK/key-id"
 for name in a b c; do
   kill -HUP "${MI_PID[$name]}"
-  wait_log "$WORK/$name.log" "signing key rotated" 10 || fail "instance $name did not rotate: $(tail -n 5 "$WORK/$name.log")"
+  wait_log "$WORK/$name.log" "signing key rotated" 10 ||
+    fail "instance $name did not rotate: $(tail -n 5 "$WORK/$name.log")"
   sleep 0.7
 done
 mi_check_wait || mi_failed "rolling key rotation"

@@ -58,10 +58,14 @@ def main():
     parser.add_argument("--work", required=True)
     parser.add_argument("--haproxy", default="")
     parser.add_argument("--instance", action="append", default=[], help="NAME=URL, directly")
-    parser.add_argument("--calls-redis", default="", help="ports of the calls' Redis (a cluster's masters), comma-separated")
+    parser.add_argument(
+        "--calls-redis", default="", help="ports of the calls' Redis (a cluster's masters), comma-separated"
+    )
     parser.add_argument("--calls-db", type=int, default=0)
     parser.add_argument("--key-prefix", default=DEFAULT_PREFIX)
-    parser.add_argument("--key-format", choices=["tagged", "legacy"], default="tagged", help="legacy: an older binary's keys")
+    parser.add_argument(
+        "--key-format", choices=["tagged", "legacy"], default="tagged", help="legacy: an older binary's keys"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("wait-up")
     p.add_argument("--up", required=True)

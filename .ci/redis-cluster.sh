@@ -22,11 +22,11 @@
 # split if the promoted replica lacks it (no such room here). Any other split, any 5xx,
 # fails.
 #
-# Run from anywhere: `bash .ci/redis-cluster.sh` (about a minute with the example built).
+# Run from anywhere: `bash .ci/redis-cluster.sh` (about 30 s with the example built).
 # Installs redis-server, redis-tools, haproxy, openssl and curl (Debian) and the checker's
 # venv (PyPI) when missing.
-# Knobs (environment): MI_BASE_PORT (default 19700; the cluster bus takes each node's port + 10000), MI_BIN, MI_KEEP_GOING, MI_KEY_FORMAT,
-# MI_LOGS, MI_OUT: as in .ci/multi-instance.sh.
+# Knobs (environment): MI_BASE_PORT (default 19700; each node's cluster bus takes its port
+# + 10000), MI_BIN, MI_KEEP_GOING, MI_KEY_FORMAT, MI_LOGS, MI_OUT: as in .ci/multi-instance.sh.
 LOG_PREFIX=redis-cluster
 . "$(dirname "$0")/../.ci/lib.sh"
 
@@ -47,11 +47,12 @@ stop_on_exit "$REDIS_PID"
 declare -A NODE_PID=()
 for port in "${NODES[@]}"; do
   redis_start "$port" "$WORK/node-$port.log" --cluster-enabled yes --cluster-config-file "$WORK/nodes-$port.conf" \
-    --cluster-node-timeout 1000 --dir "$WORK" --repl-diskless-sync-delay 0
+    --cluster-node-timeout 1000 --repl-diskless-sync-delay 0
   NODE_PID[$port]=$REDIS_PID
 done
 on_exit 'for port in "${!NODE_PID[@]}"; do stop "${NODE_PID[$port]}"; done'
-redis-cli --cluster create $(printf '127.0.0.1:%s ' "${NODES[@]}") --cluster-replicas 1 --cluster-yes \
+mapfile -t addresses < <(printf '127.0.0.1:%s\n' "${NODES[@]}")
+redis-cli --cluster create "${addresses[@]}" --cluster-replicas 1 --cluster-yes \
   >"$WORK/cluster-create.log" 2>&1 || fail "redis-cli --cluster create: $(tail -n 5 "$WORK/cluster-create.log")"
 # cluster_ok PORT...: every node answers cluster_state:ok.
 cluster_ok() {
@@ -88,7 +89,7 @@ nodes=$(rcli "${NODES[0]}" CLUSTER NODES | tr -d '\r')
 VICTIM=$(awk '$3 ~ /master/ { split($2, a, "[:@]"); print a[2] }' <<<"$nodes" | sort -n | head -n 1)
 victim_id=$(awk -v p="127.0.0.1:$VICTIM@" 'index($2, p) == 1 { print $1 }' <<<"$nodes")
 PROMOTED=$(awk -v id="$victim_id" '$4 == id { split($2, a, "[:@]"); print a[2] }' <<<"$nodes")
-[ -n "$VICTIM" ] && [ -n "$PROMOTED" ] || fail "no master with a replica in: $nodes"
+if [ -z "$VICTIM" ] || [ -z "$PROMOTED" ]; then fail "no master with a replica in: $nodes"; fi
 SURVIVORS=()
 for port in "${NODES[@]}"; do [ "$port" = "$VICTIM" ] || SURVIVORS+=("$port"); done
 

@@ -20,7 +20,7 @@
 # may split if the new primary lacks it (no such room here). Any other split, any 5xx,
 # fails.
 #
-# Run from anywhere: `bash .ci/redis-sentinel.sh` (about a minute with the example built).
+# Run from anywhere: `bash .ci/redis-sentinel.sh` (about 30 s with the example built).
 # Installs redis-server, redis-sentinel, redis-tools, haproxy, openssl and curl (Debian)
 # and the checker's venv (PyPI) when missing.
 # Knobs (environment): MI_BASE_PORT (default 29500), MI_BIN, MI_KEEP_GOING, MI_KEY_FORMAT,

@@ -196,7 +196,7 @@ impl Audit for TracingAudit {
 /// `callstats_tokens_total`, labelled `action`: the audit events [`TracingAudit`]
 /// counts (feature `metrics`; see the `metrics` module).
 #[cfg(feature = "metrics")]
-pub const TOKENS_TOTAL: &str = "callstats_tokens_total";
+pub(crate) const TOKENS_TOTAL: &str = "callstats_tokens_total";
 
 #[cfg(feature = "metrics")]
 fn count(action: Action) {

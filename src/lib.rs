@@ -212,15 +212,15 @@ pub use callstats::Callstats;
 pub use context::CallstatsContext;
 pub use error::ConfigError;
 pub use id::{ConferenceId, IdError, MAX_ID_BYTES, UserId, percent_decode, percent_encode};
-pub use keys::{DEFAULT_MIN_GRACE, KeyError, KeyRing, SignError, SigningKey, Zeroizing};
+pub use keys::{KeyError, KeyRing, SignError, SigningKey};
 pub use rejection::Rejection;
 pub use room::{Page, RoomSource};
 #[cfg(feature = "tower-sessions")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower-sessions")))]
 pub use session::FromSession;
-pub use token::{Claims, DEFAULT_FORCE_NEW_INTERVAL, IssuedToken, RESERVED_CLAIMS, TokenIssuer, TokenIssuerBuilder};
+pub use token::{Claims, IssuedToken, TokenIssuer, TokenIssuerBuilder};
 pub use user::{AppUser, FromExtensions, GetUser};
-pub use user_id::{CallstatsUser, DeriveError, MAX_OBJECT_FORM_CHARS, MIN_EPHEMERAL_SECRET_BYTES, UserIdStrategy};
+pub use user_id::{CallstatsUser, DeriveError, UserIdStrategy};
 
 #[cfg(test)]
 mod send_sync {

@@ -15,7 +15,7 @@
 //!
 //! ```
 //! use metrics_util::debugging::DebuggingRecorder;
-//! use tower_callstats::{SigningKey, TokenIssuer, UserId, metrics::TOKENS_TOTAL};
+//! use tower_callstats::{SigningKey, TokenIssuer, UserId};
 //!
 //! let recorder = DebuggingRecorder::new();
 //! let snapshotter = recorder.snapshotter();
@@ -24,7 +24,7 @@
 //!     issuer.issue(&UserId::new("alice").unwrap(), None).unwrap();
 //! });
 //! let names: Vec<String> = snapshotter.snapshot().into_vec().into_iter().map(|(key, ..)| key.key().name().to_owned()).collect();
-//! assert!(names.iter().any(|n| n == TOKENS_TOTAL));
+//! assert!(names.iter().any(|n| n == "callstats_tokens_total"));
 //! assert!(names.iter().any(|n| n == "callstats_signing_seconds"));
 //! ```
 
@@ -32,16 +32,16 @@ use std::time::Duration;
 
 use crate::audit::Action;
 
-pub use crate::audit::TOKENS_TOTAL;
+pub(crate) use crate::audit::TOKENS_TOTAL;
 /// `callstats_tokens_signed_total`, labelled `key_id`.
-pub const TOKENS_SIGNED_TOTAL: &str = "callstats_tokens_signed_total";
+pub(crate) const TOKENS_SIGNED_TOTAL: &str = "callstats_tokens_signed_total";
 /// `callstats_signing_seconds`, a histogram.
-pub const SIGNING_SECONDS: &str = "callstats_signing_seconds";
+pub(crate) const SIGNING_SECONDS: &str = "callstats_signing_seconds";
 /// `callstats_token_cache_entries`, a gauge.
-pub const TOKEN_CACHE_ENTRIES: &str = "callstats_token_cache_entries";
+pub(crate) const TOKEN_CACHE_ENTRIES: &str = "callstats_token_cache_entries";
 
 /// Describes the crate's metrics to the installed recorder and registers every
-/// `action` series of [`TOKENS_TOTAL`] at zero. Harmless to call again.
+/// `action` series of `callstats_tokens_total` at zero. Harmless to call again.
 pub fn describe() {
     metrics::describe_counter!(
         TOKENS_TOTAL,

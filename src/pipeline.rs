@@ -255,7 +255,7 @@ impl<U: GetUser, A: Authorize> Decide<U, A> {
 fn room_of<'a, U, A>(callstats: &Callstats<U, A>, input: &RoomInput<'a>) -> Result<Option<Cow<'a, str>>, Rejection> {
     match (input, &callstats.room) {
         (RoomInput::Named(room), _) => {
-            crate::id::validate(room, crate::ConferenceId::KIND)?;
+            crate::id::validate(room, crate::id::ConferenceId::KIND)?;
             Ok(Some(Cow::Borrowed(room)))
         }
         (_, None) => Ok(None),

@@ -13,10 +13,10 @@ use crate::{
 };
 
 /// The object form's limit on `userName` and `aliasName`, in characters.
-pub const MAX_OBJECT_FORM_CHARS: usize = 128;
+pub(crate) const MAX_OBJECT_FORM_CHARS: usize = 128;
 
 /// The shortest secret [`UserIdStrategy::ephemeral`] accepts, in bytes.
-pub const MIN_EPHEMERAL_SECRET_BYTES: usize = 16;
+pub(crate) const MIN_EPHEMERAL_SECRET_BYTES: usize = 16;
 
 type CustomFn = dyn Fn(&AppUser) -> Result<UserId, IdError> + Send + Sync;
 

@@ -18,8 +18,14 @@ use tower::ServiceExt;
 use tower_callstats::{
     AppUser, Callstats, GetUser, SigningKey, TokenIssuer, UserId,
     audit::{Action, Audit, AuditEvent, TracingAudit},
-    metrics::{SIGNING_SECONDS, TOKEN_CACHE_ENTRIES, TOKENS_SIGNED_TOTAL, TOKENS_TOTAL, describe},
+    metrics::describe,
 };
+
+// The metric names, as the crate documents them (its `metrics` module's table).
+const TOKENS_TOTAL: &str = "callstats_tokens_total";
+const TOKENS_SIGNED_TOTAL: &str = "callstats_tokens_signed_total";
+const SIGNING_SECONDS: &str = "callstats_signing_seconds";
+const TOKEN_CACHE_ENTRIES: &str = "callstats_token_cache_entries";
 
 /// `action` label -> count, for `callstats_tokens_total`; and its description.
 fn token_counts(snapshotter: &Snapshotter) -> (BTreeMap<String, u64>, Option<String>) {

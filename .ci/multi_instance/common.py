@@ -162,7 +162,9 @@ class Context:
     def wait_event(self, name, seconds):
         """Waits (bounded) for the script's event NAME; its time, or None."""
         deadline = time.time() + seconds
-        while time.time() < deadline:
+        for _ in range(int(seconds / 0.05) + 1):
+            if time.time() > deadline:
+                break
             at = self.events().get(name)
             if at is not None:
                 return at

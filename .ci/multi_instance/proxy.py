@@ -41,6 +41,8 @@ class Proxy:
         self.silenced = []
 
     async def pump(self, reader, writer):
+        """Forwards one direction for as long as the connection lives (the script stops the
+        proxy on exit)."""
         try:
             while data := await reader.read(65536):
                 writer.write(data)

@@ -40,7 +40,9 @@ class Redis:
         return self._reply()
 
     def _line(self):
-        while b"\r\n" not in self.buffer:
+        for _ in range(100000):
+            if b"\r\n" in self.buffer:
+                break
             chunk = self.sock.recv(65536)
             if not chunk:
                 raise ConnectionError("Redis closed the connection")
@@ -49,7 +51,9 @@ class Redis:
         return line
 
     def _exactly(self, count):
-        while len(self.buffer) < count + 2:
+        for _ in range(100000):
+            if len(self.buffer) >= count + 2:
+                break
             chunk = self.sock.recv(65536)
             if not chunk:
                 raise ConnectionError("Redis closed the connection")

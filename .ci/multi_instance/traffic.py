@@ -60,7 +60,13 @@ def traffic(ctx, args, state):
                 break
             for kind in ("page", "token"):
                 ask = ctx.page if kind == "page" else ctx.token
-                add("participant", person["name"], person["room"], kind, ask(ctx.haproxy, person["room"], person["session"]))
+                add(
+                    "participant",
+                    person["name"],
+                    person["room"],
+                    kind,
+                    ask(ctx.haproxy, person["room"], person["session"]),
+                )
 
     def newcomers():
         """Once the fault is over: a new login per room joins through HAProxy, then on each
@@ -120,6 +126,11 @@ def cmd_traffic(ctx, args):
     state = ctx.load()
     args.label_key = args.label_key or args.phase
     seen = traffic(ctx, args, state)
+    if "one_instance_rooms" in state:  # they served this fault only
+        kept = ctx.load()
+        kept.pop("one_instance_rooms", None)
+        kept.pop("one_instance_ids", None)
+        ctx.save(kept)
     {"rotate": assess_rotation, "kill": assess_kill, "fault": assess_fault}[args.phase](ctx, args, state, seen)
 
 
@@ -254,7 +265,9 @@ def assess_fault(ctx, args, state, seen):
     for room in two_at_once:
         failures.expect(False, f"{room} during the fault: {sorted(map(str, during[room]))} (the call: {rooms[room]})")
     for room in split_after:
-        failures.expect(False, f"{room} after the fault: {sorted(map(str, after.get(room, [])))} (the call: {rooms[room]})")
+        failures.expect(
+            False, f"{room} after the fault: {sorted(map(str, after.get(room, [])))} (the call: {rooms[room]})"
+        )
     joined = {}
     for group, _, room, kind, answer in seen:
         if group == "newcomer" and kind != "login":
@@ -266,7 +279,10 @@ def assess_fault(ctx, args, state, seen):
     for answer, room, conference in probes:
         if conference == room:
             fallbacks.append(answer.started - start)
-            failures.expect(answer.started < settled + MARGIN, f"{room}: the room itself {answer.started - end:.2f} s after the fault")
+            failures.expect(
+                answer.started < settled + MARGIN,
+                f"{room}: the room itself {answer.started - end:.2f} s after the fault",
+            )
         else:
             failures.expect(id_ok(conference, room), f"{room}: {conference!r}")
             per_call_after += answer.started > settled
@@ -284,7 +300,9 @@ def assess_fault(ctx, args, state, seen):
     bound = ""
     if args.bound:
         took = end - start
-        failures.expect(took <= args.bound, f"{args.fault_to} {took:.2f} s after {args.fault_from}: bound {args.bound:.2f} s")
+        failures.expect(
+            took <= args.bound, f"{args.fault_to} {took:.2f} s after {args.fault_from}: bound {args.bound:.2f} s"
+        )
         shown = f"{took:.2f} s" if args.fault_to in events else f"never (traffic ended {took:.1f} s)"
         bound = f"{args.fault_to} {shown} after {args.fault_from} (bound {args.bound:.2f} s); "
     by_instance = counts(a.instance for g, _, _, _, a in seen if g == "participant" and start <= a.started < end)

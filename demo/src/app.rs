@@ -12,7 +12,6 @@ use axum::{
 use tower_callstats::{
     Callstats, KeyRing, RoomSource, SigningKey, TokenIssuer,
     calls::{Calls, MemoryRegistry},
-    endpoint::TokenEndpoint,
     jwks::JwksService,
     layer::CallstatsLayer,
 };
@@ -20,25 +19,14 @@ use tower_http::timeout::{RequestBodyDeadlineLayer, TimeoutLayer};
 
 use crate::{
     access::{self, RoomRule},
-    auth::{self, UserSource},
-    calls,
+    auth, calls,
     client::{self, TrustForwardedFor},
     pages::{self, PageSettings},
     sessions::Sessions,
     settings::{ConferenceMode, Settings},
+    state::AppState,
+    user,
 };
-
-/// What the handlers share. Cloning is cheap.
-#[derive(Clone)]
-pub struct AppState {
-    pub sessions: Sessions,
-    pub page: Arc<PageSettings>,
-    /// The calls of `per-call` mode; `None` in `room` mode.
-    pub calls: Option<Calls>,
-    /// The room of a page: `/rooms/{room}`.
-    pub rooms: RoomSource,
-    pub endpoint: TokenEndpoint<UserSource, RoomRule>,
-}
 
 /// The built app: the router, and the key ring with its grace period (to reload).
 pub struct Demo {
@@ -64,7 +52,7 @@ pub fn build(settings: &Settings, key: SigningKey) -> Result<Demo, String> {
     // Who may join which room (`private-<name>` is <name>'s), asked before any call is
     // joined and anything signed.
     let mut callstats = Callstats::new(issuer)
-        .user(auth::user_source())
+        .user(user::user_source())
         .user_id(settings.user_id.clone())
         .room(rooms.clone())
         .authorize(access::rule());
@@ -105,7 +93,7 @@ pub fn build(settings: &Settings, key: SigningKey) -> Result<Demo, String> {
 
 fn routes(
     state: AppState,
-    room_layer: CallstatsLayer<UserSource, RoomRule>,
+    room_layer: CallstatsLayer<user::UserSource, RoomRule>,
     jwks: JwksService,
     keys: KeyRing,
 ) -> Router {

@@ -29,41 +29,22 @@ use axum::{
     routing::{MethodRouter, post},
 };
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
-use tower_callstats::{AppUser, FromSession};
+use serde::Deserialize;
 use tower_governor::{GovernorError, GovernorLayer, governor::GovernorConfigBuilder};
 use tower_http::csrf::{CsrfLayer, ProtectionError};
 use tower_sessions::Session;
 
 use crate::{
-    app::AppState,
     client::{ByClient, ClientKey},
     pages::json_error,
     sessions::{LoginError, USER_KEY},
+    state::AppState,
+    user::DemoUser,
 };
 
 /// Upper bound on a username at login; the callstats layer then enforces its own
 /// 256-byte userID limit with a clear 400.
 const MAX_USERNAME_BYTES: usize = 1024;
-
-/// What the demo stores in the session at login.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DemoUser {
-    pub username: String,
-    #[serde(default)]
-    pub domain: Option<String>,
-}
-
-/// tower-callstats' user: the session's [`DemoUser`].
-pub type UserSource = FromSession<DemoUser, fn(DemoUser) -> AppUser>;
-
-pub fn user_source() -> UserSource {
-    let to_app_user: fn(DemoUser) -> AppUser = |user| match user.domain {
-        Some(domain) => AppUser::new(user.username).with_domain(domain),
-        None => AppUser::new(user.username),
-    };
-    FromSession::new(USER_KEY, to_app_user)
-}
 
 /// `POST /login` behind its rate limit (`tower_governor`): per client, a burst of 30
 /// attempts and one more every 2 s; idle clients forgotten every minute.

@@ -18,10 +18,10 @@ use tower_callstats::{CallstatsContext, ConferenceId, RoomSource};
 use tower_sessions::Session;
 
 use crate::{
-    app::AppState,
-    auth::DemoUser,
     pages::{self, json_error},
     sessions::{self, USER_KEY},
+    state::AppState,
+    user::DemoUser,
 };
 
 /// New calls one user may start per minute (`MemoryRegistry::max_new_calls_per_user`):

@@ -65,6 +65,8 @@ mod pages;
 mod serve;
 mod sessions;
 mod settings;
+mod state;
+mod user;
 
 #[tokio::main]
 async fn main() {

@@ -2,8 +2,9 @@
 //! instance (its own `BIND` and `INSTANCE_NAME`, everything else the same):
 //!
 //! ```text
-//! BIND=127.0.0.1:3101 INSTANCE_NAME=a CALLSTATS_PRIVATE_KEY_FILE=key.pem CALLSTATS_KEY_ID_FILE=key-id \
-//!   CALLSTATS_EPHEMERAL_SECRET=$(cat secret) cargo run -p tower-callstats-redis --example multi_instance
+//! BIND=127.0.0.1:3101 INSTANCE_NAME=a CALLSTATS_APP_ID=your-app-id CALLSTATS_PRIVATE_KEY_FILE=key.pem \
+//!   CALLSTATS_KEY_ID_FILE=key-id CALLSTATS_EPHEMERAL_SECRET=$(cat secret) \
+//!   cargo run -p tower-callstats-redis --example multi_instance
 //! curl -c jar -d username=alice http://127.0.0.1:3101/login   # DEMO ONLY: no password
 //! curl -b jar http://127.0.0.1:3102/rooms/standup               # {"conferenceID":"standup-20261125T0930Z-4f2a9c",...}
 //! curl -b jar -X POST -H 'referer: http://127.0.0.1:3102/rooms/standup' http://127.0.0.1:3103/getToken
@@ -22,14 +23,13 @@
 //!   userIDs (`CALLSTATS_USER_ID=ephemeral`, the default; or `raw`, `sha1`) are an HMAC of the
 //!   session ID under it, so a session has one userID on every instance.
 //!
-//! Run Redis with `maxmemory-policy noeviction`: an evicted call would split (the next join
-//! starts another call while its participants hold the old ID) and an evicted session logs
-//! its user out, whereas a full Redis that refuses writes is a fault the crates handle. While
-//! the session store fails, requests are anonymous (`FromSession` logs it) and a login answers
-//! 503, never 500; while the calls' Redis fails, each instance hands out the calls it knows,
-//! and the room itself for a room it never saw. `/healthz` does not ask Redis, so an outage
-//! takes no instance out of the load balancer. `.ci/multi-instance.sh`,
-//! `.ci/redis-sentinel.sh` and `.ci/redis-cluster.sh` check all of this.
+//! Run Redis with `maxmemory-policy noeviction`: eviction would log users out and drop calls
+//! (an instance that never saw an evicted call starts another), whereas a full Redis refusing
+//! writes is a fault the crates handle: while the session store fails, requests are anonymous
+//! (`FromSession` logs it) and a login answers 503, never 500; while the calls' Redis fails,
+//! each instance hands out the calls it knows, and the room itself for a room it never saw.
+//! `/healthz` does not ask Redis. `.ci/multi-instance.sh`, `.ci/redis-sentinel.sh` and
+//! `.ci/redis-cluster.sh` check all of this.
 
 use std::{env, fmt::Display, time::Duration};
 
@@ -42,6 +42,7 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use tokio::signal::unix::{SignalKind, signal};
 use tower_callstats::{
     AppUser, Callstats, CallstatsContext, ConferenceId, FromSession, KeyRing, RoomSource, SigningKey, TokenIssuer,
     UserId, UserIdStrategy, calls::Calls,
@@ -80,8 +81,17 @@ async fn main() -> Result<(), Error> {
     let key_id_file = required("CALLSTATS_KEY_ID_FILE")?;
     let keys = KeyRing::new(SigningKey::from_pem_file(read_key_id(&key_id_file)?, &key_file)?);
     let issuer = TokenIssuer::builder(var("CALLSTATS_APP_ID", "demo-app"), keys.clone()).build()?;
-    // A rotated-out key stays published for a token's whole life, and as long again.
-    reload_on_sighup(keys, key_file, key_id_file, issuer.ttl() * 2)?;
+    // `kill -HUP`: rotates to the key of the files, the old one published for a token's whole
+    // life and as long again; a bad file or a keyID still published is refused and logged.
+    let (mut hup, grace) = (signal(SignalKind::hangup())?, issuer.ttl() * 2);
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            match read_key_id(&key_id_file) {
+                Ok(key_id) => _ = keys.reload_from_file(key_id, &key_file, grace), // logs either way
+                Err(error) => tracing::error!(%error, "key reload failed; the current key stays active"),
+            }
+        }
+    });
 
     let calls_url = var("CALLS_REDIS_URL", "redis://127.0.0.1:6379/1");
     let calls = Calls::new(RedisRegistry::from_url(&calls_url)?);
@@ -97,7 +107,10 @@ async fn main() -> Result<(), Error> {
 
     let instance = HeaderValue::try_from(var("INSTANCE_NAME", "instance"))?;
     let app = Router::new()
-        .route("/rooms/{room}", get(room))
+        .route(
+            "/rooms/{room}",
+            get(|page: CallstatsContext| async move { Json(page.to_client_json()) }),
+        )
         .route_layer(callstats.layer().require_authentication(true))
         .route_service("/getToken", callstats.endpoint())
         .route("/rooms/{room}/end", post(end_call))
@@ -128,11 +141,6 @@ fn session_store(url: &str) -> Result<RedisStore<tower_sessions_redis_store::fre
         .build()?;
     drop(client.connect()); // the connection task runs as long as the client
     Ok(RedisStore::new(client))
-}
-
-/// The room page: what a page template gets to start callstats.js.
-async fn room(page: CallstatsContext) -> Json<Value> {
-    Json(page.to_client_json())
 }
 
 /// DEMO ONLY: logs in whoever names a username. A new session ID (against session
@@ -167,30 +175,13 @@ async fn end_call(State(calls): State<Calls>, session: Session, Path(room): Path
     user.ok_or((StatusCode::UNAUTHORIZED, "log in first".into()))?;
     let call = ConferenceId::new(end.0.conference_id).map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
     let ended = calls.end_call(&room, &call).await.map_err(unavailable)?;
-    Ok(Json(
-        json!({"ended": ended, "room": room, "conferenceID": call.as_str()}),
-    ))
+    let body = json!({"ended": ended, "room": room, "conferenceID": call.as_str()});
+    Ok(Json(body))
 }
 
 fn unavailable(error: impl Display) -> (StatusCode, String) {
-    tracing::warn!(%error, "answered 503");
+    tracing::warn!(%error, "503: Redis failed");
     (StatusCode::SERVICE_UNAVAILABLE, error.to_string())
-}
-
-/// `kill -HUP`: re-reads the keyID and the key file and rotates to the key. A bad file or
-/// a keyID still published is refused and logged; the current key keeps signing.
-fn reload_on_sighup(keys: KeyRing, key_file: String, key_id_file: String, grace: Duration) -> Result<(), Error> {
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
-    tokio::spawn(async move {
-        while hup.recv().await.is_some() {
-            match read_key_id(&key_id_file) {
-                // Logs `signing key rotated`, or why it refused the key.
-                Ok(key_id) => _ = keys.reload_from_file(key_id, &key_file, grace),
-                Err(error) => tracing::error!(%error, "key reload failed; the current key stays active"),
-            }
-        }
-    });
-    Ok(())
 }
 
 fn read_key_id(path: &str) -> Result<String, Error> {

@@ -13,7 +13,7 @@ use std::{
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use sha1::{Digest, Sha1};
 
-use crate::{ConferenceId, id::MAX_ID_BYTES};
+use crate::id::{ConferenceId, MAX_ID_BYTES};
 
 /// What the default format does with a room key too long to be kept whole next to the
 /// 22-byte suffix (rooms over 234 bytes).

@@ -20,7 +20,7 @@ use crate::{
 };
 
 /// The default cap on the number of rooms a [`MemoryRegistry`] keeps: 100 000.
-pub const DEFAULT_MAX_ROOMS: usize = 100_000;
+pub(crate) const DEFAULT_MAX_ROOMS: usize = 100_000;
 
 /// At most this many shards; one per this many rooms.
 const MAX_SHARDS: usize = 16;
@@ -153,9 +153,8 @@ impl MemoryRegistry {
     /// join of that user that would start a call is refused with
     /// [`RegistryError::Full`], and [`Calls`](super::Calls)' failure policy decides (the
     /// room itself, or `503`). Joining a call that is already going on is never
-    /// counted. `0` turns the bound off. Default: 60
-    /// ([`DEFAULT_MAX_NEW_CALLS_PER_USER`]): a person starts a few calls a minute at most,
-    /// and one user looping over new rooms cannot fill the registry.
+    /// counted. `0` turns the bound off. Default: 60: a person starts a few calls a
+    /// minute at most, and one user looping over new rooms cannot fill the registry.
     ///
     /// Starts afresh: call it before the first join.
     #[must_use]

@@ -77,7 +77,7 @@
 //!
 //! With the `metrics` feature, [`Calls`] counts every failed join in
 //! `callstats_call_registry_failures_total{error="unavailable"|"timeout"|"corrupt"|"full"|"other"}`
-//! ([`REGISTRY_FAILURES_TOTAL`]).
+//! (the names are stable).
 
 mod format;
 mod memory;
@@ -87,7 +87,7 @@ mod quota;
 use std::{future::Future, pin::Pin};
 
 pub use format::{CallIdFormat, LongRooms};
-pub use memory::{DEFAULT_MAX_ROOMS, MemoryRegistry};
+pub use memory::MemoryRegistry;
 pub use policy::{Calls, FailurePolicy};
 
 use crate::id::{ConferenceId, UserId};
@@ -101,7 +101,7 @@ pub const DEFAULT_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_
 
 /// The default bound on new calls per user and minute: 60 (see
 /// [`MemoryRegistry::max_new_calls_per_user`]).
-pub const DEFAULT_MAX_NEW_CALLS_PER_USER: u32 = 60;
+pub(crate) const DEFAULT_MAX_NEW_CALLS_PER_USER: u32 = 60;
 
 /// A registry of active calls: room -> the active call's conferenceID.
 ///
@@ -233,7 +233,7 @@ pub enum RegistryError {
 
 impl RegistryError {
     /// `unavailable`, `timeout`, `corrupt`, `full` or `other`: the `error` label of
-    /// [`REGISTRY_FAILURES_TOTAL`].
+    /// `callstats_call_registry_failures_total`.
     pub fn kind(&self) -> &'static str {
         match self {
             RegistryError::Unavailable(_) => "unavailable",
@@ -247,7 +247,8 @@ impl RegistryError {
 
 /// The name of the counter of failed joins, `callstats_call_registry_failures_total`,
 /// labelled `error` ([`RegistryError::kind`]).
-pub const REGISTRY_FAILURES_TOTAL: &str = "callstats_call_registry_failures_total";
+#[cfg(feature = "metrics")]
+pub(crate) const REGISTRY_FAILURES_TOTAL: &str = "callstats_call_registry_failures_total";
 
 /// Describes the call registry's counter to the installed `metrics` recorder and
 /// registers every `error` series at zero. [`Calls::new`] calls it.

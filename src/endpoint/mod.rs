@@ -77,7 +77,5 @@ mod service;
 
 pub use service::TokenEndpoint;
 
-pub use crate::room::MAX_REFERER_BYTES;
-
 /// The default body limit, in bytes: a token request needs a few dozen.
-pub const DEFAULT_BODY_LIMIT: usize = 4096;
+pub(crate) const DEFAULT_BODY_LIMIT: usize = 4096;

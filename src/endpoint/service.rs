@@ -102,7 +102,7 @@ impl<U, A> TokenEndpoint<U, A> {
     }
 
     /// The largest accepted body, in bytes; a larger one gets `413 body_too_large`.
-    /// Default [`DEFAULT_BODY_LIMIT`](super::DEFAULT_BODY_LIMIT) (4096).
+    /// Default 4096: a token request needs a few dozen.
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.config().body_limit = bytes;
         self

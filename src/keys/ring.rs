@@ -85,7 +85,7 @@ struct Inner {
 
 /// The shortest grace period [`KeyRing::rotate`] accepts until an issuer says how long
 /// its tokens live: the default token lifetime, 300 s.
-pub const DEFAULT_MIN_GRACE: Duration = Duration::from_secs(300);
+pub(crate) const DEFAULT_MIN_GRACE: Duration = Duration::from_secs(300);
 
 impl KeyRing {
     /// A ring with one active key, on the system clock.
@@ -118,7 +118,7 @@ impl KeyRing {
     }
 
     /// The shortest grace period [`rotate`](Self::rotate) accepts: the longest token
-    /// lifetime of the issuers that use this ring, or [`DEFAULT_MIN_GRACE`] (300 s)
+    /// lifetime of the issuers that use this ring, or 300 s
     /// before any issuer said.
     pub fn min_grace(&self) -> Duration {
         match self.inner.required_grace_secs.load(Ordering::SeqCst) {

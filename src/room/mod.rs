@@ -4,5 +4,5 @@ mod page;
 mod source;
 mod template;
 
-pub use page::{MAX_REFERER_BYTES, Page};
+pub use page::Page;
 pub use source::RoomSource;

@@ -5,7 +5,7 @@ use http::{Extensions, HeaderMap, HeaderValue, header, request::Parts};
 use crate::rejection::Rejection;
 
 /// The longest `Referer` the token endpoint reads, in bytes.
-pub const MAX_REFERER_BYTES: usize = 4096;
+pub(crate) const MAX_REFERER_BYTES: usize = 4096;
 
 /// The page a [`RoomSource`](crate::RoomSource) reads the room from.
 ///
@@ -71,7 +71,11 @@ impl<'a> Page<'a> {
         if referer.len() > MAX_REFERER_BYTES {
             return Err(invalid("is too long"));
         }
-        let url = referer.to_str().map_err(|_| invalid("is not ASCII"))?;
+        // ASCII, checked a word at a time (the URL's characters are checked below).
+        if !referer.as_bytes().is_ascii() {
+            return Err(invalid("is not ASCII"));
+        }
+        let url = std::str::from_utf8(referer.as_bytes()).map_err(|_| invalid("is not ASCII"))?;
         let scheme = |prefix: &str| {
             url.get(..prefix.len())
                 .is_some_and(|s| s.eq_ignore_ascii_case(prefix))
@@ -80,20 +84,38 @@ impl<'a> Page<'a> {
         let Some(rest) = scheme("http://").or_else(|| scheme("https://")) else {
             return Err(invalid("is not an http or https URL"));
         };
-        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let authority = &rest[..authority_end];
+        // One pass over the bytes: the authority, then the path, then the query, each
+        // checked against its RFC 3986 characters; a fragment ends the URL.
+        let bytes = rest.as_bytes();
+        let (mut i, mut at) = (0, None);
+        while i < bytes.len() && !matches!(bytes[i], b'/' | b'?' | b'#') {
+            if bytes[i] == b'@' {
+                at = Some(i);
+            }
+            i += 1;
+        }
         // User information (`user@`) is not part of the host.
-        let host = authority.rsplit('@').next().unwrap_or(authority);
+        let host = &rest[at.map_or(0, |at| at + 1)..i];
         if !is_host_and_port(host) {
             return Err(invalid("has no valid host"));
         }
-        let rest = &rest[authority_end..];
-        let rest = rest.split('#').next().unwrap_or(rest);
-        let (path, query) = match rest.split_once('?') {
-            Some((path, query)) => (path, Some(query)),
-            None => (rest, None),
+        let path_start = i;
+        while i < bytes.len() && CLASSES[usize::from(bytes[i])] & PATH != 0 {
+            i += 1;
+        }
+        let path = &rest[path_start..i];
+        let query = match bytes.get(i) {
+            Some(b'?') => {
+                let query_start = i + 1;
+                i = query_start;
+                while i < bytes.len() && CLASSES[usize::from(bytes[i])] & QUERY != 0 {
+                    i += 1;
+                }
+                Some(&rest[query_start..i])
+            }
+            _ => None,
         };
-        if !path.bytes().all(|b| is_pchar(b) || b == b'/') || !query.unwrap_or("").bytes().all(is_query_char) {
+        if !matches!(bytes.get(i), None | Some(b'#')) {
             return Err(invalid("has characters a URL cannot have (RFC 3986)"));
         }
         Ok(Self {
@@ -138,49 +160,66 @@ impl<'a> Page<'a> {
     }
 }
 
-/// RFC 3986's `unreserved` and `sub-delims`, and `%` (its escapes are checked when the
-/// room is decoded).
-fn is_unreserved_or_sub_delim(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b)
-}
+/// A registered name's character: RFC 3986's `unreserved`, `sub-delims` and `%` (its
+/// escapes are checked when the room is decoded).
+const HOST: u8 = 1;
+/// A path's character: `pchar` (RFC 3986 section 3.3) or `/`.
+const PATH: u8 = 2;
+/// A query's character (section 3.4): `pchar`, `/` or `?`.
+const QUERY: u8 = 4;
 
-/// A path character (`pchar`, RFC 3986 section 3.3).
-fn is_pchar(b: u8) -> bool {
-    is_unreserved_or_sub_delim(b) || b == b':' || b == b'@'
-}
+/// The classes of each byte, looked up in one load per byte.
+static CLASSES: [u8; 256] = classes();
 
-/// A query character (RFC 3986 section 3.4).
-fn is_query_char(b: u8) -> bool {
-    is_pchar(b) || b == b'/' || b == b'?'
+const fn classes() -> [u8; 256] {
+    let mut table = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        let unreserved = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
+        let sub_delim = matches!(
+            b,
+            b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
+        );
+        let name = unreserved || sub_delim || b == b'%';
+        let pchar = name || b == b':' || b == b'@';
+        table[i] = (if name { HOST } else { 0 })
+            | (if pchar || b == b'/' { PATH } else { 0 })
+            | (if pchar || b == b'/' || b == b'?' { QUERY } else { 0 });
+        i += 1;
+    }
+    table
 }
 
 /// `host [":" port]` (RFC 3986 section 3.2.2): a registered name or IPv4 address, or an
 /// IP literal in brackets, then an optional port of digits.
 fn is_host_and_port(authority: &str) -> bool {
-    let (host, port) = match authority.strip_prefix('[') {
-        Some(literal) => match literal.split_once(']') {
-            Some((ip, port))
-                if !ip.is_empty() && ip.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.') =>
+    let bytes = authority.as_bytes();
+    // The host ends at `]` for an IP literal, else at the first `:`.
+    let host_end = if bytes.first() == Some(&b'[') {
+        match bytes.iter().position(|&b| b == b']') {
+            Some(close)
+                if close > 1
+                    && bytes[1..close]
+                        .iter()
+                        .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.') =>
             {
-                (ip, port)
+                close + 1
             }
             _ => return false,
-        },
-        None => match authority.split_once(':') {
-            Some((host, _)) => (host, &authority[host.len()..]),
-            None => (authority, ""),
-        },
+        }
+    } else {
+        let end = bytes.iter().position(|&b| b == b':').unwrap_or(bytes.len());
+        if end == 0 || !bytes[..end].iter().all(|&b| CLASSES[usize::from(b)] & HOST != 0) {
+            return false;
+        }
+        end
     };
-    let port_ok = match port.strip_prefix(':') {
-        Some(digits) => digits.len() <= 5 && digits.bytes().all(|b| b.is_ascii_digit()),
-        None => port.is_empty(),
-    };
-    !host.is_empty()
-        && port_ok
-        && (authority.starts_with('[')
-            || host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b)))
+    match &bytes[host_end..] {
+        [] => true,
+        [b':', digits @ ..] => digits.len() <= 5 && digits.iter().all(u8::is_ascii_digit),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

@@ -32,4 +32,4 @@ pub struct Claims {
 }
 
 /// The claim names callstats defines; extra claims may not use them.
-pub const RESERVED_CLAIMS: [&str; 8] = ["userID", "appID", "keyID", "iat", "nbf", "exp", "jti", "confID"];
+pub(crate) const RESERVED_CLAIMS: [&str; 8] = ["userID", "appID", "keyID", "iat", "nbf", "exp", "jti", "confID"];

@@ -22,7 +22,7 @@ use crate::{
 const DEFAULT_TTL: Duration = Duration::from_secs(300);
 const DEFAULT_CACHE_CAPACITY: usize = 10_000;
 /// The default bound on forced re-issue; see [`TokenIssuerBuilder::force_new_interval`].
-pub const DEFAULT_FORCE_NEW_INTERVAL: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_FORCE_NEW_INTERVAL: Duration = Duration::from_secs(10);
 
 struct Inner {
     app_id: Arc<str>,
@@ -306,7 +306,8 @@ impl TokenIssuerBuilder {
     }
 
     /// Extra claims added to every token. The names of the reserved claims
-    /// ([`RESERVED_CLAIMS`]) are refused at [`build`](Self::build). Default none.
+    /// (`userID`, `appID`, `keyID`, `iat`, `nbf`, `exp`, `jti`, `confID`) are refused at
+    /// [`build`](Self::build). Default none.
     pub fn extra_claims(mut self, claims: serde_json::Map<String, serde_json::Value>) -> Self {
         self.extra = claims;
         self
@@ -337,8 +338,8 @@ impl TokenIssuerBuilder {
 
     /// Within this interval of the last signature for a cache entry (a userID, and the
     /// conferenceID when the token carries it), a forced re-issue (`forceNew`) returns
-    /// the token just signed instead of signing again. Default 10 s
-    /// ([`DEFAULT_FORCE_NEW_INTERVAL`]): long enough that a client looping on `forceNew`
+    /// the token just signed instead of signing again. Default 10 s: long enough that a
+    /// client looping on `forceNew`
     /// signs at most once per 10 s per user instead of keeping a core busy (a signature
     /// costs about 20 µs of CPU), short enough that a client told to fetch a new token
     /// gets a fresh one within seconds; a token it gets instead is at most 10 s old.

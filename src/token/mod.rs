@@ -4,6 +4,7 @@ mod claims;
 mod issued;
 mod issuer;
 
-pub use claims::{Claims, RESERVED_CLAIMS};
+pub use claims::Claims;
+pub(crate) use claims::RESERVED_CLAIMS;
 pub use issued::IssuedToken;
-pub use issuer::{DEFAULT_FORCE_NEW_INTERVAL, TokenIssuer, TokenIssuerBuilder};
+pub use issuer::{TokenIssuer, TokenIssuerBuilder};
