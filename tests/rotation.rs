@@ -139,182 +139,140 @@ struct Timeline {
     unpublished_at: HashMap<u64, u64>,
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tokens_stay_valid_while_keys_rotate_under_load() {
-    let ring = KeyRing::new(SigningKey::generate("k0").unwrap());
-    let addr = serve(app(ring.clone())).await;
-    let grace = TTL * 2;
+/// The rotation counters the clients and the rotator share: the index of the key being
+/// rotated in (`pending`), of the key active (`active`), whether the last rotation is
+/// done, and the responses so far.
+#[derive(Clone, Default)]
+struct Progress {
+    pending: Arc<AtomicU64>,
+    active: Arc<AtomicU64>,
+    rotations_done: Arc<AtomicBool>,
+    responses: Arc<AtomicUsize>,
+}
 
-    let pending = Arc::new(AtomicU64::new(0));
-    let active = Arc::new(AtomicU64::new(0));
-    let rotations_done = Arc::new(AtomicBool::new(false));
-    let responses = Arc::new(AtomicUsize::new(0));
-    let timeline = Arc::new(Mutex::new(Timeline::default()));
-    let started = Instant::now();
-
-    {
-        let first = fetch_jwks(&client(), addr).await;
-        assert_eq!(first.keys.len(), 1);
-        let k = &first.keys[0];
-        timeline
-            .lock()
-            .unwrap()
-            .published
-            .insert(k.kid.clone(), (k.x.clone(), k.y.clone()));
-    }
-
-    let mut clients = Vec::new();
-    for c in 0..CLIENTS {
-        let (active, pending, rotations_done) = (active.clone(), pending.clone(), rotations_done.clone());
-        let responses = responses.clone();
-        clients.push(tokio::spawn(async move {
-            let http = client();
-            let user = format!("user-{c}");
-            let mut seen = Vec::new();
-            let mut failures = Vec::new();
-            let mut after_last = 0;
-            for n in 0..MAX_PER_CLIENT {
-                if started.elapsed() > DEADLINE {
-                    break;
-                }
-                if rotations_done.load(Ordering::SeqCst) {
-                    after_last += 1;
-                    if after_last > AFTER_LAST_ROTATION {
-                        break;
-                    }
-                }
-                let before = active.load(Ordering::SeqCst);
-                let room = format!("room-{}", n % 7);
-                let request = if n % 2 == 0 {
-                    http::Request::get(format!("http://{addr}/rooms/{room}"))
-                        .header(TEST_USER_HEADER, &user)
-                        .body(Full::default())
-                        .unwrap()
-                } else {
-                    // The page of the room asks (its Referer names the room). Every
-                    // other endpoint call forces a fresh signature; the rest may come
-                    // from the token cache.
-                    let body = serde_json::json!({"forceNew": n % 4 == 1});
-                    http::Request::post(format!("http://{addr}/getToken"))
-                        .header(TEST_USER_HEADER, &user)
-                        .header("referer", format!("http://{addr}/rooms/{room}"))
-                        .header("content-type", "application/json")
-                        .body(Full::new(Bytes::from(body.to_string())))
-                        .unwrap()
-                };
-                let response = match http.request(request).await {
-                    Ok(response) => response,
-                    Err(error) => {
-                        failures.push(format!("request {n}: {error}"));
-                        continue;
-                    }
-                };
-                let status = response.status();
-                let header_token = response
-                    .headers()
-                    .get("x-callstats-token")
-                    .map(|v| v.to_str().unwrap().to_owned());
-                let body = response.into_body().collect().await.map(|b| b.to_bytes());
-                let after = pending.load(Ordering::SeqCst);
-                responses.fetch_add(1, Ordering::SeqCst);
-                let token = match (status.as_u16(), body) {
-                    (200, Ok(_)) if n % 2 == 0 => header_token,
-                    (200, Ok(body)) => serde_json::from_slice::<serde_json::Value>(&body)
-                        .ok()
-                        .and_then(|v| v["token"].as_str().map(str::to_owned)),
-                    (status, body) => {
-                        failures.push(format!("request {n}: status {status}, body {body:?}"));
-                        continue;
-                    }
-                };
-                match token {
-                    Some(jwt) => seen.push(Seen {
-                        jwt,
-                        before,
-                        after,
-                        user: user.clone(),
-                    }),
-                    None => failures.push(format!("request {n}: 200 without a token")),
-                }
-            }
-            (seen, failures)
-        }));
-    }
-
-    let rotator = {
-        let (ring, timeline, pending, active, done) = (
-            ring.clone(),
-            timeline.clone(),
-            pending.clone(),
-            active.clone(),
-            rotations_done.clone(),
-        );
-        let responses = responses.clone();
-        tokio::spawn(async move {
-            let http = client();
-            let mut last = 0;
-            for i in 1..=ROTATIONS {
-                // Rotate once the load has made progress under the current key (or
-                // at the deadline): the rotations overlap the load by construction.
-                while responses.load(Ordering::SeqCst) < last + RESPONSES_PER_KEY && started.elapsed() < DEADLINE {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                last = responses.load(Ordering::SeqCst);
-                let next = SigningKey::generate(format!("k{i}")).unwrap();
-                pending.store(i, Ordering::SeqCst);
-                ring.rotate(next, grace).unwrap();
-                active.store(i, Ordering::SeqCst);
-                let unpublished_at = ring
-                    .unpublished_at(&format!("k{}", i - 1))
-                    .unwrap_or_else(|| panic!("k{} is not in its grace period right after rotation {i}", i - 1))
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_secs();
-                // The JWKS right after the rotation: the new key first, then every
-                // key still in its grace period (here: all of them).
-                let doc = fetch_jwks(&http, addr).await;
-                let kids: Vec<&str> = doc.keys.iter().map(|k| k.kid.as_str()).collect();
-                let expected: Vec<String> = (0..=i).rev().map(|k| format!("k{k}")).collect();
-                assert_eq!(kids, expected, "JWKS after rotation {i}");
-                let mut timeline = timeline.lock().unwrap();
-                timeline.unpublished_at.insert(i - 1, unpublished_at);
-                for k in doc.keys {
-                    let entry = timeline
-                        .published
-                        .entry(k.kid.clone())
-                        .or_insert((k.x.clone(), k.y.clone()));
-                    assert_eq!(entry, &(k.x, k.y), "a kid must always name the same public key");
-                }
-            }
-            done.store(true, Ordering::SeqCst);
-        })
-    };
-
-    rotator.await.unwrap();
-    let mut all = Vec::new();
+/// One client's load: room pages and token requests for `user-{c}` until the deadline,
+/// or a while after the last rotation; the tokens it got, and its failures.
+async fn load(addr: SocketAddr, c: usize, started: Instant, progress: Progress) -> (Vec<Seen>, Vec<String>) {
+    let http = client();
+    let user = format!("user-{c}");
+    let mut seen = Vec::new();
     let mut failures = Vec::new();
-    for handle in clients {
-        let (seen, failed) = handle.await.unwrap();
-        all.extend(seen);
-        failures.extend(failed);
+    let mut after_last = 0;
+    for n in 0..MAX_PER_CLIENT {
+        if started.elapsed() > DEADLINE {
+            break;
+        }
+        if progress.rotations_done.load(Ordering::SeqCst) {
+            after_last += 1;
+            if after_last > AFTER_LAST_ROTATION {
+                break;
+            }
+        }
+        let before = progress.active.load(Ordering::SeqCst);
+        let room = format!("room-{}", n % 7);
+        let request = if n % 2 == 0 {
+            http::Request::get(format!("http://{addr}/rooms/{room}"))
+                .header(TEST_USER_HEADER, &user)
+                .body(Full::default())
+                .unwrap()
+        } else {
+            // The page of the room asks (its Referer names the room). Every other
+            // endpoint call forces a fresh signature; the rest may come from the cache.
+            let body = serde_json::json!({"forceNew": n % 4 == 1});
+            http::Request::post(format!("http://{addr}/getToken"))
+                .header(TEST_USER_HEADER, &user)
+                .header("referer", format!("http://{addr}/rooms/{room}"))
+                .header("content-type", "application/json")
+                .body(Full::new(Bytes::from(body.to_string())))
+                .unwrap()
+        };
+        let response = match http.request(request).await {
+            Ok(response) => response,
+            Err(error) => {
+                failures.push(format!("request {n}: {error}"));
+                continue;
+            }
+        };
+        let status = response.status();
+        let header_token = response
+            .headers()
+            .get("x-callstats-token")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body = response.into_body().collect().await.map(|b| b.to_bytes());
+        let after = progress.pending.load(Ordering::SeqCst);
+        progress.responses.fetch_add(1, Ordering::SeqCst);
+        let token = match (status.as_u16(), body) {
+            (200, Ok(_)) if n % 2 == 0 => header_token,
+            (200, Ok(body)) => serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v["token"].as_str().map(str::to_owned)),
+            (status, body) => {
+                failures.push(format!("request {n}: status {status}, body {body:?}"));
+                continue;
+            }
+        };
+        match token {
+            Some(jwt) => seen.push(Seen {
+                jwt,
+                before,
+                after,
+                user: user.clone(),
+            }),
+            None => failures.push(format!("request {n}: 200 without a token")),
+        }
     }
-    assert!(
-        failures.is_empty(),
-        "{} failed requests, e.g. {:?}",
-        failures.len(),
-        &failures[..failures.len().min(5)]
-    );
-    assert!(
-        started.elapsed() <= DEADLINE + Duration::from_secs(5),
-        "the run hit its deadline before finishing"
-    );
+    (seen, failures)
+}
 
-    // Verify every token under the key its kid names, as published in the JWKS.
-    let live = fetch_jwks(&client(), addr).await;
-    let timeline = timeline.lock().unwrap();
+/// Rotates the ring `ROTATIONS` times while the load runs, each time once the load made
+/// progress under the current key, and records when each retired key leaves the JWKS.
+async fn rotate(ring: KeyRing, addr: SocketAddr, started: Instant, progress: Progress, timeline: Arc<Mutex<Timeline>>) {
+    let http = client();
+    let grace = TTL * 2;
+    let mut last = 0;
+    for i in 1..=ROTATIONS {
+        // Rotate once the load has made progress under the current key (or at the
+        // deadline): the rotations overlap the load by construction.
+        while progress.responses.load(Ordering::SeqCst) < last + RESPONSES_PER_KEY && started.elapsed() < DEADLINE {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        last = progress.responses.load(Ordering::SeqCst);
+        let next = SigningKey::generate(format!("k{i}")).unwrap();
+        progress.pending.store(i, Ordering::SeqCst);
+        ring.rotate(next, grace).unwrap();
+        progress.active.store(i, Ordering::SeqCst);
+        let unpublished_at = ring
+            .unpublished_at(&format!("k{}", i - 1))
+            .unwrap_or_else(|| panic!("k{} is not in its grace period right after rotation {i}", i - 1))
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        // The JWKS right after the rotation: the new key first, then every key still in
+        // its grace period (here: all of them).
+        let doc = fetch_jwks(&http, addr).await;
+        let kids: Vec<&str> = doc.keys.iter().map(|k| k.kid.as_str()).collect();
+        let expected: Vec<String> = (0..=i).rev().map(|k| format!("k{k}")).collect();
+        assert_eq!(kids, expected, "JWKS after rotation {i}");
+        let mut timeline = timeline.lock().unwrap();
+        timeline.unpublished_at.insert(i - 1, unpublished_at);
+        for k in doc.keys {
+            let entry = timeline
+                .published
+                .entry(k.kid.clone())
+                .or_insert((k.x.clone(), k.y.clone()));
+            assert_eq!(entry, &(k.x, k.y), "a kid must always name the same public key");
+        }
+    }
+    progress.rotations_done.store(true, Ordering::SeqCst);
+}
+
+/// Verifies every token under the key its kid names, as published in the JWKS, and
+/// that the key was active around its request; the tokens per key index, and the
+/// distinct `jti`s.
+fn verify_all(all: &[Seen], timeline: &Timeline, live: &JwkDoc) -> (HashMap<u64, usize>, usize) {
     let mut per_key: HashMap<u64, usize> = HashMap::new();
     let mut distinct = std::collections::HashSet::new();
-    for seen in &all {
+    for seen in all {
         let header = jsonwebtoken::decode_header(&seen.jwt).unwrap();
         let kid = header.kid.clone().expect("every token names its key");
         let (x, y) = timeline
@@ -351,6 +309,53 @@ async fn tokens_stay_valid_while_keys_rotate_under_load() {
         *per_key.entry(j).or_default() += 1;
         distinct.insert(claims["jti"].clone());
     }
+    (per_key, distinct.len())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_stay_valid_while_keys_rotate_under_load() {
+    let ring = KeyRing::new(SigningKey::generate("k0").unwrap());
+    let addr = serve(app(ring.clone())).await;
+    let progress = Progress::default();
+    let timeline = Arc::new(Mutex::new(Timeline::default()));
+    let started = Instant::now();
+    {
+        let first = fetch_jwks(&client(), addr).await;
+        assert_eq!(first.keys.len(), 1);
+        let k = &first.keys[0];
+        timeline
+            .lock()
+            .unwrap()
+            .published
+            .insert(k.kid.clone(), (k.x.clone(), k.y.clone()));
+    }
+
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|c| tokio::spawn(load(addr, c, started, progress.clone())))
+        .collect();
+    tokio::spawn(rotate(ring, addr, started, progress.clone(), timeline.clone()))
+        .await
+        .unwrap();
+    let mut all = Vec::new();
+    let mut failures = Vec::new();
+    for handle in clients {
+        let (seen, failed) = handle.await.unwrap();
+        all.extend(seen);
+        failures.extend(failed);
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failed requests, e.g. {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    assert!(
+        started.elapsed() <= DEADLINE + Duration::from_secs(5),
+        "the run hit its deadline before finishing"
+    );
+
+    let live = fetch_jwks(&client(), addr).await;
+    let (per_key, distinct) = verify_all(&all, &timeline.lock().unwrap(), &live);
     for j in 0..=ROTATIONS {
         assert!(
             per_key.get(&j).copied().unwrap_or(0) > 0,
@@ -369,9 +374,8 @@ async fn tokens_stay_valid_while_keys_rotate_under_load() {
     counts.sort();
     println!(
         "rotation under load: {} requests from {CLIENTS} clients, {ROTATIONS} rotations, 0 failed, \
-         {} distinct tokens, tokens per key {counts:?}, {:.1?}",
+         {distinct} distinct tokens, tokens per key {counts:?}, {:.1?}",
         all.len(),
-        distinct.len(),
         started.elapsed()
     );
 }

@@ -98,16 +98,18 @@ pub(crate) fn validate(value: &str, kind: &'static str) -> Result<(), IdError> {
         });
     }
     // ASCII (most identifiers) has no invisible or tag characters, and its only controls
-    // are C0 and DEL: one pass over the bytes.
-    if value.is_ascii() {
-        return match value.bytes().position(|b| b < 0x20 || b == 0x7f) {
-            Some(at) => Err(IdError::ControlCharacter {
+    // are C0 and DEL: one pass over the bytes finds the first byte that is either, or
+    // the first non-ASCII byte (then the characters are checked one by one).
+    match value.bytes().position(|b| !(0x20..0x7f).contains(&b)) {
+        None => return Ok(()),
+        Some(at) if value.as_bytes()[at] < 0x80 => {
+            return Err(IdError::ControlCharacter {
                 kind,
                 code: u32::from(value.as_bytes()[at]),
                 at,
-            }),
-            None => Ok(()),
-        };
+            });
+        }
+        Some(_) => {}
     }
     let invisible = |at: usize, c: char| IdError::InvisibleCharacter {
         kind,

@@ -25,6 +25,7 @@ pub struct Page<'a> {
 
 #[derive(Debug, Clone, Copy)]
 struct Url<'a> {
+    /// `None`: the request's own host, read from its `Host` header when asked.
     host: Option<&'a str>,
     path: &'a str,
     query: Option<&'a str>,
@@ -42,14 +43,9 @@ impl<'a> Page<'a> {
         };
         #[cfg(not(feature = "axum"))]
         let uri = &parts.uri;
-        let host = parts
-            .headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .or_else(|| parts.uri.authority().map(|a| a.as_str()));
         Self {
             url: Some(Url {
-                host,
+                host: None,
                 path: uri.path(),
                 query: uri.query(),
             }),
@@ -133,9 +129,18 @@ impl<'a> Page<'a> {
         self.url.is_some()
     }
 
-    /// The host, port included when the page names one (`meet.example.com:8443`).
+    /// The host, port included when the page names one (`meet.example.com:8443`): the
+    /// Referer's, or the request's own `Host` header (else its URI's authority).
     pub fn host(&self) -> Option<&'a str> {
-        self.url.and_then(|url| url.host)
+        let url = self.url?;
+        url.host.or_else(|| {
+            let parts = self.parts;
+            parts
+                .headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+        })
     }
 
     /// The path, still percent-encoded (`/rooms/%E3%82%A4`); empty when the request
