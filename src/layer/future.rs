@@ -44,14 +44,17 @@ pin_project! {
         U: GetUser,
         A: Authorize,
     {
-        Deciding {
+        // A step of the decision waits: the user, the app's hook, or the call registry.
+        Waiting {
             decide: Decide<U, A>,
             config: Arc<LayerConfig<U, A>>,
             // The inner service that `poll_ready` readied, and the request, until the
             // decision is made.
             request: Option<(S, Parts, B)>,
         },
+        // The inner service answers; a response with a context gets the headers.
         Inner { #[pin] future: S::Future, issued: Option<(Arc<LayerConfig<U, A>>, CallstatsContext)> },
+        // The request was refused: the app's response to the rejection.
         Refused { response: Option<Response<Bytes>> },
     }
 }
@@ -105,7 +108,7 @@ where
         body: B,
     ) -> Self {
         Self {
-            state: State::Deciding {
+            state: State::Waiting {
                 decide,
                 config,
                 request: Some((inner, parts, body)),
@@ -141,7 +144,7 @@ where
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         loop {
             match self.as_mut().project().state.project() {
-                StateProj::Deciding {
+                StateProj::Waiting {
                     decide,
                     config,
                     request,
