@@ -611,7 +611,7 @@ test('cross-site: another origin\'s page cannot get a token for the logged-in vi
       const rejected = log.split('\n').filter((l) => l.includes('callstats token request rejected'));
       assert.equal(rejected.length, attacks.length, rejected.join('\n'));
       rejected.forEach((line, i) => {
-        const why = /this request comes from another site \(Sec-Fetch-Site\)/;
+        const why = /this request comes from another origin \(Sec-Fetch-Site is neither same-origin nor none\)/;
         assert.match(line, why, `${attacks[i].host} ${attacks[i].kind}`);
       });
       assert.doesNotMatch(log, /callstats token issued/);
