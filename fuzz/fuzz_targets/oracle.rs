@@ -80,7 +80,10 @@ fn is_tag_spec(code: u32) -> bool {
 /// three RGI subdivision flags of emoji-sequences.txt: England `gbeng`, Scotland `gbsct`,
 /// Wales `gbwls` (tag characters are U+E0000 plus the ASCII code).
 fn is_flag(spec: &[u32]) -> bool {
-    let text: String = spec.iter().map(|&c| char::from_u32(c - 0xE0000).unwrap_or('?')).collect();
+    let text: String = spec
+        .iter()
+        .map(|&c| char::from_u32(c - 0xE0000).unwrap_or('?'))
+        .collect();
     matches!(text.as_str(), "gbeng" | "gbsct" | "gbwls")
 }
 
