@@ -85,12 +85,18 @@ use crate::{
 /// setting for one route.
 #[must_use]
 pub struct Callstats<U = FromExtensions, A = AllowAll> {
-    pub(crate) issuer: TokenIssuer,
     pub(crate) user: Arc<U>,
+    pub(crate) authorize: Arc<A>,
+    pub(crate) settings: Settings,
+}
+
+/// The rest of [`Callstats`]: what does not depend on the user source and the hook.
+#[derive(Clone)]
+pub(crate) struct Settings {
+    pub(crate) issuer: TokenIssuer,
     pub(crate) user_id: UserIdStrategy,
     pub(crate) room: Option<RoomSource>,
     pub(crate) calls: Option<Calls>,
-    pub(crate) authorize: Arc<A>,
     pub(crate) conference_server_id: Option<UserId>,
     pub(crate) vary: Option<HeaderValue>,
     pub(crate) rejection: Option<Shape>,
@@ -101,33 +107,26 @@ pub struct Callstats<U = FromExtensions, A = AllowAll> {
 impl<U, A> Clone for Callstats<U, A> {
     fn clone(&self) -> Self {
         Self {
-            issuer: self.issuer.clone(),
             user: self.user.clone(),
-            user_id: self.user_id.clone(),
-            room: self.room.clone(),
-            calls: self.calls.clone(),
             authorize: self.authorize.clone(),
-            conference_server_id: self.conference_server_id.clone(),
-            vary: self.vary.clone(),
-            rejection: self.rejection.clone(),
-            audit: self.audit.clone(),
-            cache: self.cache.clone(),
+            settings: self.settings.clone(),
         }
     }
 }
 
 impl<U, A> fmt::Debug for Callstats<U, A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let settings = &self.settings;
         f.debug_struct("Callstats")
-            .field("issuer", &self.issuer)
+            .field("issuer", &settings.issuer)
             .field("user", &std::any::type_name::<U>())
-            .field("user_id", &self.user_id)
-            .field("room", &self.room)
-            .field("calls", &self.calls)
+            .field("user_id", &settings.user_id)
+            .field("room", &settings.room)
+            .field("calls", &settings.calls)
             .field("authorize", &std::any::type_name::<A>())
-            .field("conference_server_id", &self.conference_server_id)
-            .field("vary", &self.vary)
-            .field("rejection", &self.rejection.is_some())
+            .field("conference_server_id", &settings.conference_server_id)
+            .field("vary", &settings.vary)
+            .field("rejection", &settings.rejection.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -140,17 +139,19 @@ impl Callstats {
     /// events as `tracing` events ([`TracingAudit`]).
     pub fn new(issuer: TokenIssuer) -> Self {
         Self {
-            cache: Arc::new(TokenCache::new(&issuer)),
-            issuer,
             user: Arc::new(FromExtensions),
-            user_id: UserIdStrategy::raw(),
-            room: None,
-            calls: None,
             authorize: Arc::new(AllowAll),
-            conference_server_id: None,
-            vary: vary_value([header::COOKIE, header::AUTHORIZATION]),
-            rejection: None,
-            audit: Arc::new(TracingAudit),
+            settings: Settings {
+                cache: Arc::new(TokenCache::new(&issuer)),
+                issuer,
+                user_id: UserIdStrategy::raw(),
+                room: None,
+                calls: None,
+                conference_server_id: None,
+                vary: vary_value([header::COOKIE, header::AUTHORIZATION]),
+                rejection: None,
+                audit: Arc::new(TracingAudit),
+            },
         }
     }
 }
@@ -165,22 +166,14 @@ impl<U, A> Callstats<U, A> {
     pub fn user<U2: GetUser>(self, user: U2) -> Callstats<U2, A> {
         Callstats {
             user: Arc::new(user),
-            issuer: self.issuer,
-            user_id: self.user_id,
-            room: self.room,
-            calls: self.calls,
             authorize: self.authorize,
-            conference_server_id: self.conference_server_id,
-            vary: self.vary,
-            rejection: self.rejection,
-            audit: self.audit,
-            cache: self.cache,
+            settings: self.settings,
         }
     }
 
     /// How the userID is derived from the user: step 2. Default [`UserIdStrategy::raw`].
     pub fn user_id(mut self, strategy: UserIdStrategy) -> Self {
-        self.user_id = strategy;
+        self.settings.user_id = strategy;
         self
     }
 
@@ -189,7 +182,7 @@ impl<U, A> Callstats<U, A> {
     /// Once set, a request that names no room gets `400 conference_required`, never a
     /// token without a conference. Default none: tokens without a conferenceID.
     pub fn room(mut self, source: RoomSource) -> Self {
-        self.room = Some(source);
+        self.settings.room = Some(source);
         self
     }
 
@@ -201,17 +194,9 @@ impl<U, A> Callstats<U, A> {
     /// [`AsyncAuthorize`](crate::AsyncAuthorize) waits for a future. See [`Authorize`].
     pub fn authorize<A2: Authorize>(self, authorize: A2) -> Callstats<U, A2> {
         Callstats {
-            authorize: Arc::new(authorize),
-            issuer: self.issuer,
             user: self.user,
-            user_id: self.user_id,
-            room: self.room,
-            calls: self.calls,
-            conference_server_id: self.conference_server_id,
-            vary: self.vary,
-            rejection: self.rejection,
-            audit: self.audit,
-            cache: self.cache,
+            authorize: Arc::new(authorize),
+            settings: self.settings,
         }
     }
 
@@ -222,14 +207,14 @@ impl<U, A> Callstats<U, A> {
     /// call. Needs a [`room`](Self::room) source. Default none: the room is the
     /// conferenceID. See [`calls`](crate::calls).
     pub fn calls(mut self, calls: Calls) -> Self {
-        self.calls = Some(calls);
+        self.settings.calls = Some(calls);
         self
     }
 
     /// The conferenceServerID the page should use as remoteUserID for a PeerConnection
     /// to the conference bridge (callstats' identifier rules). Default none.
     pub fn conference_server_id(mut self, id: UserId) -> Self {
-        self.conference_server_id = Some(id);
+        self.settings.conference_server_id = Some(id);
         self
     }
 
@@ -238,7 +223,7 @@ impl<U, A> Callstats<U, A> {
     /// one user's token to another. Default `cookie, authorization`; an empty list
     /// sends no `Vary`.
     pub fn vary(mut self, headers: impl IntoIterator<Item = HeaderName>) -> Self {
-        self.vary = vary_value(headers);
+        self.settings.vary = vary_value(headers);
         self
     }
 
@@ -251,30 +236,30 @@ impl<U, A> Callstats<U, A> {
     where
         F: Fn(Rejection) -> Response<Bytes> + Send + Sync + 'static,
     {
-        self.rejection = Some(Arc::new(shape));
+        self.settings.rejection = Some(Arc::new(shape));
         self
     }
 
     /// Where audit events go: one per token issued, reused or refused. Default
     /// [`TracingAudit`]. See [`audit`](crate::audit).
     pub fn audit(mut self, audit: impl Audit) -> Self {
-        self.audit = Arc::new(audit);
+        self.settings.audit = Arc::new(audit);
         self
     }
 
     /// The issuer that signs the tokens.
     pub fn issuer(&self) -> &TokenIssuer {
-        &self.issuer
+        &self.settings.issuer
     }
 
     /// `GET /.well-known/jwks.json`: the public keys of the issuer's key ring.
     pub fn jwks(&self) -> JwksService {
-        JwksService::new(self.issuer.keys().clone())
+        JwksService::new(self.settings.issuer.keys().clone())
     }
 
     /// Logs a configuration that cannot work as asked (calls without a room).
     pub(crate) fn check(&self) {
-        if self.calls.is_some() && self.room.is_none() {
+        if self.settings.calls.is_some() && self.settings.room.is_none() {
             tracing::warn!(
                 target: "tower_callstats::layer",
                 "Callstats::calls is set without Callstats::room: calls need a room, so none is joined"

@@ -197,6 +197,7 @@ pub mod layer;
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub mod metrics;
+mod outage;
 mod pipeline;
 mod rejection;
 mod response;

@@ -130,7 +130,7 @@ impl<U: GetUser, A: Authorize> Decide<U, A> {
         input: &RoomInput<'_>,
         app_user: &AppUser,
     ) -> Poll<Outcome> {
-        let user = match callstats.user_id.derive(app_user) {
+        let user = match callstats.settings.user_id.derive(app_user) {
             Ok(user) => user,
             Err(error) => return Poll::Ready(Err(reject(callstats, error.into(), None, None))),
         };
@@ -165,7 +165,7 @@ impl<U: GetUser, A: Authorize> Decide<U, A> {
             let rejection = Rejection::conference_forbidden(room);
             return Poll::Ready(Err(reject(callstats, rejection, Some(&user), room)));
         }
-        let (Some(calls), Some(room)) = (&callstats.calls, room) else {
+        let (Some(calls), Some(room)) = (&callstats.settings.calls, room) else {
             return Poll::Ready(self.token(callstats, &user, room.map(Conference::Room)));
         };
         if let Some(joined) = calls.join_now(room, user.id()) {
@@ -193,7 +193,7 @@ impl<U: GetUser, A: Authorize> Decide<U, A> {
         room: &str,
         joined: Result<ActiveCall, RegistryError>,
     ) -> Outcome {
-        let Some(calls) = &callstats.calls else {
+        let Some(calls) = &callstats.settings.calls else {
             return self.token(callstats, user, Some(Conference::Room(room)));
         };
         match calls.settle(room, joined) {
@@ -220,13 +220,13 @@ impl<U: GetUser, A: Authorize> Decide<U, A> {
         let ask = Ask {
             user,
             conference,
-            server_id: callstats.conference_server_id.as_ref(),
+            server_id: callstats.settings.conference_server_id.as_ref(),
             force_new: self.force_new,
         };
-        match callstats.cache.answer(&callstats.issuer, &ask) {
+        match callstats.settings.cache.answer(&callstats.settings.issuer, &ask) {
             Ok((context, action)) => {
                 let claims = context.token().claims();
-                callstats.audit.record(&AuditEvent {
+                callstats.settings.audit.record(&AuditEvent {
                     user_id: Some(&claims.user_id),
                     conference_id: context.conference_id().map(|c| c.as_str()),
                     key_id: Some(&claims.key_id),
@@ -236,8 +236,8 @@ impl<U: GetUser, A: Authorize> Decide<U, A> {
                 Ok(Some(context))
             }
             Err(error) => {
-                let key = callstats.issuer.keys().active();
-                callstats.audit.record(&AuditEvent {
+                let key = callstats.settings.issuer.keys().active();
+                callstats.settings.audit.record(&AuditEvent {
                     key_id: Some(key.key_id()),
                     ..AuditEvent::new(Action::Failed)
                         .with_user_id(user.id())
@@ -253,7 +253,7 @@ impl<U: GetUser, A: Authorize> Decide<U, A> {
 /// The room of the request, checked against the identifier rules: `None` only when no
 /// room source is configured and the request names none.
 fn room_of<'a, U, A>(callstats: &Callstats<U, A>, input: &RoomInput<'a>) -> Result<Option<Cow<'a, str>>, Rejection> {
-    match (input, &callstats.room) {
+    match (input, &callstats.settings.room) {
         (RoomInput::Named(room), _) => {
             crate::id::validate(room, crate::id::ConferenceId::KIND)?;
             Ok(Some(Cow::Borrowed(room)))
@@ -271,7 +271,7 @@ pub(crate) fn reject<U, A>(
     user: Option<&CallstatsUser>,
     room: Option<&str>,
 ) -> Rejection {
-    callstats.audit.record(&AuditEvent {
+    callstats.settings.audit.record(&AuditEvent {
         user_id: user.map(|u| u.id().as_str()),
         conference_id: room,
         ..AuditEvent::new(Action::Rejected).with_reason(rejection.message())

@@ -16,7 +16,10 @@ use http::request::Parts;
 use serde::de::DeserializeOwned;
 use tower_sessions_core::Session;
 
-use crate::user::{AppUser, GetUser};
+use crate::{
+    outage::Outage,
+    user::{AppUser, GetUser},
+};
 
 /// Reads the logged-in user from the tower-sessions [`Session`] that
 /// `SessionManagerLayer` put into the request: the value stored under `key` at login,
@@ -59,7 +62,7 @@ pub struct FromSession<T, F> {
     key: Arc<str>,
     map: Arc<F>,
     /// Set by the first failure of an outage, cleared by the first success after it.
-    failing: Arc<AtomicBool>,
+    failing: Arc<Outage>,
     /// Set once a request came without a session.
     unconfigured: Arc<AtomicBool>,
     value: PhantomData<fn() -> T>,
@@ -75,7 +78,7 @@ where
         Self {
             key: key.into(),
             map: Arc::new(map),
-            failing: Arc::new(AtomicBool::new(false)),
+            failing: Arc::default(),
             unconfigured: Arc::new(AtomicBool::new(false)),
             value: PhantomData,
         }
@@ -123,11 +126,11 @@ where
         };
         Box::pin(async move {
             let loaded = session.get::<T>(&key).await;
-            match (&loaded, failing.load(Ordering::Relaxed)) {
-                (Err(error), false) if !failing.swap(true, Ordering::AcqRel) => {
+            match &loaded {
+                Err(error) if failing.failed() => {
                     tracing::warn!(target: "tower_callstats::session", %error, "session store unavailable; requests are anonymous until it answers");
                 }
-                (Ok(_), true) if failing.swap(false, Ordering::AcqRel) => {
+                Ok(_) if failing.answered() => {
                     tracing::info!(target: "tower_callstats::session", "session store recovered");
                 }
                 _ => {}

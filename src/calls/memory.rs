@@ -216,14 +216,14 @@ impl MemoryRegistry {
             if is_idle(entry) {
                 // Idle for the whole timeout: the call ended; a new one starts in place.
                 quota(user)?;
-                let key = ConferenceId::new(room).map_err(|e| RegistryError::Other(e.to_string()))?;
+                let key = ConferenceId::new(room)?;
                 entry.call = ActiveCall::new(self.format.generate(&key, now), now);
             }
             entry.touched_at = now;
             return Ok(entry.call.clone());
         }
 
-        let room = ConferenceId::new(room).map_err(|e| RegistryError::Other(e.to_string()))?;
+        let room = ConferenceId::new(room)?;
         let cap = self.max_rooms.div_ceil(self.state.shards.len()).max(1);
         if shard.rooms.len() >= cap {
             shard.rooms.retain(|_, entry| !is_idle(entry));

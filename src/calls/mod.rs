@@ -99,9 +99,10 @@ use crate::id::{ConferenceId, UserId};
 /// between two token requests of its participants.
 pub const DEFAULT_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2 * 3600);
 
-/// The default bound on new calls per user and minute: 60 (see
-/// [`MemoryRegistry::max_new_calls_per_user`]).
-pub(crate) const DEFAULT_MAX_NEW_CALLS_PER_USER: u32 = 60;
+/// The default bound on new calls one user may start per minute: 60 (see
+/// [`MemoryRegistry::max_new_calls_per_user`]; `tower-callstats-redis` counts them
+/// across instances). A person starts a few calls a minute at most.
+pub const DEFAULT_MAX_NEW_CALLS_PER_USER: u32 = 60;
 
 /// A registry of active calls: room -> the active call's conferenceID.
 ///
@@ -229,6 +230,13 @@ pub enum RegistryError {
     /// Anything else.
     #[error("call registry error: {0}")]
     Other(String),
+}
+
+/// A room that breaks the identifier rules, given to a registry: [`RegistryError::Other`].
+impl From<crate::id::IdError> for RegistryError {
+    fn from(error: crate::id::IdError) -> Self {
+        RegistryError::Other(error.to_string())
+    }
 }
 
 impl RegistryError {

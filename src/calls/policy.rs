@@ -1,17 +1,12 @@
 //! [`Calls`]: any registry, with a failure policy and its logs and counters.
 
-use std::{
-    fmt,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-};
+use std::{fmt, sync::Arc};
 
 use super::{ActiveCall, CallRegistry, RegistryError};
 use crate::{
     clock::{Clock, SharedClock, SystemClock},
     id::{ConferenceId, UserId},
+    outage::Outage,
 };
 
 const TARGET: &str = "tower_callstats::calls";
@@ -88,7 +83,7 @@ pub struct Calls {
     policy: FailurePolicy,
     clock: SharedClock,
     /// Set by the first failure of an outage, cleared by the first success after it.
-    degraded: Arc<AtomicBool>,
+    degraded: Arc<Outage>,
 }
 
 impl fmt::Debug for Calls {
@@ -109,7 +104,7 @@ impl Calls {
             registry: Arc::new(registry),
             policy: FailurePolicy::default(),
             clock: Arc::new(SystemClock),
-            degraded: Arc::new(AtomicBool::new(false)),
+            degraded: Arc::default(),
         }
     }
 
@@ -162,7 +157,7 @@ impl Calls {
 
     /// Whether the last join failed (an outage is in progress).
     pub fn is_degraded(&self) -> bool {
-        self.degraded.load(Ordering::Relaxed)
+        self.degraded.is_on()
     }
 
     /// The registry's answer without waiting, if it has one.
@@ -187,13 +182,13 @@ impl Calls {
     ) -> Result<ActiveCall, RegistryError> {
         match joined {
             Ok(call) => {
-                if self.degraded.load(Ordering::Relaxed) && self.degraded.swap(false, Ordering::AcqRel) {
+                if self.degraded.answered() {
                     tracing::info!(target: TARGET, "call registry recovered");
                 }
                 Ok(call)
             }
             Err(error) => {
-                if !self.degraded.load(Ordering::Relaxed) && !self.degraded.swap(true, Ordering::AcqRel) {
+                if self.degraded.failed() {
                     tracing::warn!(
                         target: TARGET,
                         error = %error,
@@ -206,7 +201,7 @@ impl Calls {
                 metrics::counter!(super::REGISTRY_FAILURES_TOTAL, "error" => error.kind()).increment(1);
                 match self.policy {
                     FailurePolicy::FallBackToRoom => {
-                        let room = ConferenceId::new(room).map_err(|e| RegistryError::Other(e.to_string()))?;
+                        let room = ConferenceId::new(room)?;
                         Ok(ActiveCall::fallback(room, self.clock.unix_now()))
                     }
                     FailurePolicy::Fail => Err(error),
@@ -222,7 +217,10 @@ mod tests {
         future::Future,
         io,
         pin::Pin,
-        sync::{Mutex, atomic::AtomicUsize},
+        sync::{
+            Mutex,
+            atomic::{AtomicBool, AtomicUsize, Ordering},
+        },
     };
 
     use super::*;

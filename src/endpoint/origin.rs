@@ -78,8 +78,12 @@ fn is_own(parts: &Parts, origin: &HeaderValue, served: &Scheme) -> bool {
     } else {
         ":80"
     };
-    let normal = |a: &str| a.strip_suffix(default_port).unwrap_or(a).to_ascii_lowercase();
-    !authority.is_empty() && normal(authority) == normal(own)
+    !authority.is_empty() && strip_port(authority, default_port).eq_ignore_ascii_case(strip_port(own, default_port))
+}
+
+/// `authority` without the scheme's default port.
+fn strip_port<'a>(authority: &'a str, default_port: &str) -> &'a str {
+    authority.strip_suffix(default_port).unwrap_or(authority)
 }
 
 /// Checks a trusted origin: `scheme://host[:port]` with scheme `http` or `https`, ASCII

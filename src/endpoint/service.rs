@@ -170,7 +170,7 @@ where
         Box::pin(async move {
             let response = match config.handle(request).await {
                 Ok(response) => response,
-                Err(rejection) => rejection.respond(config.callstats.rejection.as_ref()),
+                Err(rejection) => rejection.respond(config.callstats.settings.rejection.as_ref()),
             };
             Ok(response.map(Full::new))
         })
@@ -219,7 +219,7 @@ impl<U: GetUser, A: Authorize> EndpointConfig<U, A> {
                 let mut response = response::json(StatusCode::OK, context.body());
                 let headers = response.headers_mut();
                 headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-                response::vary(headers, callstats.vary.as_ref());
+                response::vary(headers, callstats.settings.vary.as_ref());
                 Ok(response)
             }
             None => Err(reject(callstats, Rejection::not_logged_in(), None, None)),

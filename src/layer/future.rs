@@ -119,7 +119,7 @@ where
 
 /// The app's response to a refusal.
 fn refuse<U, A>(config: &LayerConfig<U, A>, rejection: Rejection) -> Response<Bytes> {
-    rejection.respond(config.callstats.rejection.as_ref())
+    rejection.respond(config.callstats.settings.rejection.as_ref())
 }
 
 impl<S, B, U, A> std::fmt::Debug for ResponseFuture<S, B, U, A>

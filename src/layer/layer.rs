@@ -157,6 +157,6 @@ impl<U, A> LayerConfig<U, A> {
         if let (Some(name), Some(value)) = (&self.conference_id_header, context.conference_header()) {
             headers.insert(name.clone(), value.clone());
         }
-        response::vary(headers, self.callstats.vary.as_ref());
+        response::vary(headers, self.callstats.settings.vary.as_ref());
     }
 }
