@@ -46,18 +46,12 @@ use tower_callstats::calls::RegistryError;
 use crate::watchdog::Watchdog;
 
 /// How long, from the first command, commands wait for the very first connection.
-pub(crate) const FIRST_CONNECT_WAIT: Duration = Duration::from_secs(1);
+const FIRST_CONNECT_WAIT: Duration = Duration::from_secs(1);
 /// fred's connection timeout (TCP, TLS, and the commands it sends while connecting).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// The reconnect policy's first delay and its cap, in ms.
 const RECONNECT_MIN_MS: u32 = 100;
 const RECONNECT_MAX_MS: u32 = 1_000;
-
-/// The registry's settings a connection needs.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Tuning {
-    pub(crate) unresponsive_timeout: Duration,
-}
 
 /// A fred client or pool, and what the registry knows of its health.
 pub(crate) struct Connection {
@@ -94,7 +88,7 @@ impl Connection {
     pub(crate) fn own(mut config: Config) -> Result<Self, FredError> {
         config.fail_fast = false;
         // Build once now, so that a configuration fred refuses is an error of `from_url`.
-        drop(builder(&config, Tuning::default()).build()?);
+        drop(builder(&config, crate::DEFAULT_UNRESPONSIVE_TIMEOUT).build()?);
         Ok(Self::of(Kind::Own {
             config: Box::new(config),
             client: OnceLock::new(),
@@ -123,12 +117,15 @@ impl Connection {
     /// A client to send a command on (a pool's next one). In the first
     /// [`FIRST_CONNECT_WAIT`] after the first command, waits for the first connection
     /// until then.
-    pub(crate) async fn ready(&self, tuning: Tuning) -> Result<Client, RegistryError> {
+    /// `unresponsive` is the registry's unresponsive timeout, for the client it builds.
+    pub(crate) async fn ready(&self, unresponsive: Duration) -> Result<Client, RegistryError> {
         let first_use = *self.first_use.get_or_init(Instant::now);
         let client = match &self.kind {
             Kind::Own { config, client } => client
                 .get_or_init(|| {
-                    let client = builder(config, tuning).build().expect("validated by Connection::own");
+                    let client = builder(config, unresponsive)
+                        .build()
+                        .expect("validated by Connection::own");
                     // The connection task runs for the client's lifetime; its handle is not needed.
                     drop(client.connect());
                     client
@@ -152,37 +149,32 @@ impl Connection {
 
     /// Records how a command sent at `sent_at` on `client` ended; on the registry's own
     /// client, forces a reconnection when the connection stopped answering.
-    pub(crate) fn observe(&self, client: &Client, sent_at: Instant, error: Option<&FredError>, tuning: Tuning) {
+    pub(crate) fn observe(&self, client: &Client, sent_at: Instant, error: Option<&FredError>, unresponsive: Duration) {
         match error.map(FredError::kind) {
-            Some(ErrorKind::Timeout) => {
-                if matches!(self.kind, Kind::Own { .. })
-                    && self.watchdog.timed_out(sent_at, tuning.unresponsive_timeout)
-                {
-                    tracing::debug!(target: "tower_callstats_redis", "Redis connection unresponsive: reconnecting");
-                    let client = client.clone();
-                    tokio::spawn(async move {
-                        let _ = client.force_reconnection().await;
-                    });
-                }
-            }
+            // An app's client with a command timeout of its own.
+            Some(ErrorKind::Timeout) => self.timed_out(client, sent_at, unresponsive),
             // Not an answer from Redis: the connection is down or closing.
             Some(ErrorKind::IO | ErrorKind::Canceled) => {}
             // An answer (a reply, or an error reply such as NOSCRIPT or OOM).
             _ => self.watchdog.answered(),
         }
     }
-}
 
-impl Default for Tuning {
-    fn default() -> Self {
-        Self {
-            unresponsive_timeout: crate::DEFAULT_UNRESPONSIVE_TIMEOUT,
+    /// A command sent at `sent_at` on `client` timed out: on the registry's own client,
+    /// forces a reconnection when the connection stopped answering (see [`Watchdog`]).
+    pub(crate) fn timed_out(&self, client: &Client, sent_at: Instant, unresponsive: Duration) {
+        if matches!(self.kind, Kind::Own { .. }) && self.watchdog.timed_out(sent_at, unresponsive) {
+            tracing::debug!(target: "tower_callstats_redis", "Redis connection unresponsive: reconnecting");
+            let client = client.clone();
+            tokio::spawn(async move {
+                let _ = client.force_reconnection().await;
+            });
         }
     }
 }
 
 /// The fred builder of the registry's own client.
-fn builder(config: &Config, tuning: Tuning) -> Builder {
+fn builder(config: &Config, unresponsive: Duration) -> Builder {
     let mut builder = Builder::from_config(config.clone());
     builder
         .set_policy(ReconnectPolicy::new_exponential(
@@ -195,8 +187,8 @@ fn builder(config: &Config, tuning: Tuning) -> Builder {
             connection.connection_timeout = CONNECT_TIMEOUT;
             connection.internal_command_timeout = CONNECT_TIMEOUT;
             connection.unresponsive = UnresponsiveConfig {
-                max_timeout: Some(tuning.unresponsive_timeout),
-                interval: tuning.unresponsive_timeout / 4,
+                max_timeout: Some(unresponsive),
+                interval: unresponsive / 4,
             };
             connection.tcp = tcp_config();
         });

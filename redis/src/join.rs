@@ -22,16 +22,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use fred::prelude::Options;
 use tower_callstats::{
     ConferenceId, UserId,
     calls::{ActiveCall, RegistryError},
 };
 
 use crate::{
-    RedisRegistry,
-    connection::Tuning,
-    key,
+    RedisRegistry, key,
     script::{Found, Runner},
 };
 
@@ -44,20 +41,14 @@ impl RedisRegistry {
     pub(crate) fn runner(&self) -> Runner<'_> {
         Runner {
             connection: &self.connection,
-            options: Options {
-                timeout: Some(self.command_timeout),
-                fail_fast: true,
-                max_attempts: Some(1),
-                ..Options::default()
-            },
-            tuning: Tuning {
-                unresponsive_timeout: self.unresponsive_timeout,
-            },
+            command_timeout: self.command_timeout,
+            unresponsive_timeout: self.unresponsive_timeout,
         }
     }
 
     pub(crate) fn idle_ms(&self) -> i64 {
-        i64::try_from(self.idle_timeout.as_millis()).unwrap_or(i64::MAX).max(1)
+        // At least 1: the idle timeout is at least 1 ms.
+        i64::try_from(self.idle_timeout.as_millis()).unwrap_or(i64::MAX)
     }
 
     /// How recently this instance must have confirmed a call to re-assert it when Redis

@@ -13,21 +13,25 @@
 //! slot, and rooms spread over every slot. Keys are sent as binary-safe arguments, never
 //! formatted into a command.
 
-use std::fmt::Write as _;
-
 use bytes::Bytes;
 use sha1::{Digest, Sha1};
 use tower_callstats::ConfigError;
 
-/// The 16 lowercase hex digits of the first 8 bytes of SHA1(`bytes`).
-pub(crate) fn tag(bytes: &[u8]) -> [u8; 16] {
-    let digest = Sha1::digest(bytes);
-    let mut hex = String::with_capacity(16);
-    for byte in &digest[..8] {
-        let _ = write!(hex, "{byte:02x}");
+/// SHA1(`bytes`) in lowercase hex.
+pub(crate) fn sha1_hex(bytes: &[u8]) -> [u8; 40] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = [0; 40];
+    for (pair, byte) in hex.chunks_exact_mut(2).zip(Sha1::digest(bytes)) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0xf)];
     }
+    hex
+}
+
+/// The first 16 lowercase hex digits (the first 8 bytes) of SHA1(`bytes`).
+fn tag(bytes: &[u8]) -> [u8; 16] {
     let mut tag = [0; 16];
-    tag.copy_from_slice(hex.as_bytes());
+    tag.copy_from_slice(&sha1_hex(bytes)[..16]);
     tag
 }
 

@@ -41,8 +41,7 @@ pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_millis(250);
 pub const DEFAULT_LOCAL_CACHE_TTL: Duration = Duration::from_secs(2);
 /// The default time after which a connection whose commands get no answer is replaced: 1 s.
 pub const DEFAULT_UNRESPONSIVE_TIMEOUT: Duration = Duration::from_secs(1);
-/// The default number of new calls one user may start per minute, across all instances: 60.
-pub const DEFAULT_MAX_NEW_CALLS_PER_USER: u32 = 60;
+pub use tower_callstats::calls::DEFAULT_MAX_NEW_CALLS_PER_USER;
 
 /// The active calls of every instance, in one Redis. See the [crate docs](crate) for
 /// what a participant sees when Redis fails, the keys, the values and the settings.
@@ -103,7 +102,7 @@ impl CallRegistry for RedisRegistry {
     ) -> Pin<Box<dyn Future<Output = Result<ActiveCall, RegistryError>> + Send + 'static>> {
         match ConferenceId::new(room) {
             Ok(room) => Box::pin(self.clone().fetch(room, user.clone())),
-            Err(error) => Box::pin(std::future::ready(Err(RegistryError::Other(error.to_string())))),
+            Err(error) => Box::pin(std::future::ready(Err(error.into()))),
         }
     }
 

@@ -15,36 +15,33 @@
 //! (`EVALSHA`), and in full (`EVAL`) only when Redis answers `NOSCRIPT` (after a restart, a
 //! failover or a `SCRIPT FLUSH`). Keys and values are binary-safe arguments.
 
-use std::{fmt::Write as _, sync::LazyLock, time::Instant};
+use std::{
+    sync::LazyLock,
+    time::{Duration, Instant},
+};
 
 use bytes::Bytes;
 use fred::{
+    bytes_utils::Str,
     clients::Client,
     interfaces::ClientLike,
     prelude::Options,
     types::{ClusterHash, CustomCommand, Value},
 };
-use sha1::{Digest, Sha1};
 use tower_callstats::calls::{ActiveCall, RegistryError};
 
 use crate::{
-    connection::{Connection, Tuning, map_error},
+    connection::{Connection, map_error},
+    key,
     value::{self, MAX_VALUE_BYTES},
 };
 
-/// A Lua script and its SHA1 (lowercase hex, what `EVALSHA` takes).
+/// A Lua script and its SHA1 (lowercase hex, what `EVALSHA` takes), each sent as a
+/// shared string (no copy per command).
 pub(crate) struct Script {
     pub(crate) name: &'static str,
     pub(crate) text: &'static str,
-    pub(crate) sha1: LazyLock<String>,
-}
-
-fn hex_sha1(text: &str) -> String {
-    let mut hex = String::with_capacity(40);
-    for byte in Sha1::digest(text.as_bytes()) {
-        let _ = write!(hex, "{byte:02x}");
-    }
-    hex
+    pub(crate) sha1: LazyLock<Str>,
 }
 
 macro_rules! script {
@@ -52,7 +49,10 @@ macro_rules! script {
         pub(crate) static $static: Script = Script {
             name: $name,
             text: include_str!($file),
-            sha1: LazyLock::new(|| hex_sha1(include_str!($file))),
+            sha1: LazyLock::new(|| {
+                let hex = key::sha1_hex(include_str!($file).as_bytes());
+                Str::from(std::str::from_utf8(&hex).expect("hex digits are ASCII"))
+            }),
         };
     };
 }
@@ -73,28 +73,43 @@ pub(crate) enum Found {
     Missing,
 }
 
-/// What a script needs besides its key: where to send it, and how.
+/// How every command is sent: once, and failing at once while there is no connection
+/// (rather than queued); [`Runner::run`] bounds it.
+fn options() -> Options {
+    Options {
+        fail_fast: true,
+        max_attempts: Some(1),
+        ..Options::default()
+    }
+}
+
+/// What a script needs besides its key: where to send it, and its bounds.
 pub(crate) struct Runner<'a> {
     pub(crate) connection: &'a Connection,
-    pub(crate) options: Options,
-    pub(crate) tuning: Tuning,
+    pub(crate) command_timeout: Duration,
+    pub(crate) unresponsive_timeout: Duration,
 }
 
 impl Runner<'_> {
     /// Runs `script` on `key` with `args` (`EVALSHA`, then `EVAL` if Redis does not know
     /// it), bounded by the command timeout (after the wait for the very first connection,
-    /// see [`Connection::ready`]).
+    /// see [`Connection::ready`]). The one timer of the command: when it fires, the
+    /// connection's watchdog hears of it.
     pub(crate) async fn run(&self, script: &Script, key: Bytes, args: &[Value]) -> Result<Value, RegistryError> {
-        let client = self.connection.ready(self.tuning).await?;
-        let timeout = self.options.timeout.unwrap_or(crate::DEFAULT_COMMAND_TIMEOUT);
-        tokio::time::timeout(timeout, self.run_on(client, script, key, args))
-            .await
-            .map_err(|_| RegistryError::Timeout)?
+        let client = self.connection.ready(self.unresponsive_timeout).await?;
+        let sent_at = Instant::now();
+        match tokio::time::timeout(self.command_timeout, self.run_on(&client, script, key, args)).await {
+            Ok(reply) => reply,
+            Err(_) => {
+                self.connection.timed_out(&client, sent_at, self.unresponsive_timeout);
+                Err(RegistryError::Timeout)
+            }
+        }
     }
 
     async fn run_on(
         &self,
-        client: Client,
+        client: &Client,
         script: &Script,
         key: Bytes,
         args: &[Value],
@@ -116,18 +131,20 @@ impl Runner<'_> {
             async move {
                 let sent_at = Instant::now();
                 let reply = client
-                    .with_options(&self.options)
+                    .with_options(&options())
                     .custom::<Value, Value>(CustomCommand::new_static(name, slot, false), command)
                     .await;
                 self.connection
-                    .observe(&client, sent_at, reply.as_ref().err(), self.tuning);
+                    .observe(&client, sent_at, reply.as_ref().err(), self.unresponsive_timeout);
                 reply
             }
         };
-        match send("EVALSHA", Value::from(script.sha1.as_str())).await {
+        match send("EVALSHA", Value::String(script.sha1.clone())).await {
             Err(error) if error.details().starts_with("NOSCRIPT") => {
                 tracing::debug!(target: "tower_callstats_redis", script = script.name, "Redis did not know the script: sending it whole");
-                send("EVAL", Value::from(script.text)).await.map_err(map_error)
+                send("EVAL", Value::String(Str::from_static(script.text)))
+                    .await
+                    .map_err(map_error)
             }
             other => other.map_err(map_error),
         }
@@ -153,12 +170,7 @@ impl Runner<'_> {
             max_bytes(),
             Value::from(if replace_tombstone { "1" } else { "0" }),
         ];
-        let found = found(CREATE.name, self.run(&CREATE, key, &args).await?)?;
-        // This instance's own call: its start and ID as given, not re-parsed.
-        Ok(match found {
-            Found::Call(stored) if stored == *call => Found::Call(call.clone()),
-            other => other,
-        })
+        found(CREATE.name, self.run(&CREATE, key, &args).await?)
     }
 
     /// END on `key` for the call `conference_id`: whether it ended it.

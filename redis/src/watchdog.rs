@@ -45,10 +45,8 @@ impl Watchdog {
     pub(crate) fn timed_out(&self, sent_at: Instant, unresponsive: Duration) -> bool {
         let now = self.ms(Instant::now());
         let limit = u64::try_from(unresponsive.as_millis()).unwrap_or(NONE);
-        let since = self
-            .silent_since
-            .fetch_min(self.ms(sent_at), Ordering::Relaxed)
-            .min(self.ms(sent_at));
+        let sent = self.ms(sent_at);
+        let since = self.silent_since.fetch_min(sent, Ordering::Relaxed).min(sent);
         if now.saturating_sub(since) < limit {
             return false;
         }

@@ -14,23 +14,13 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{
-    call_value, expected_room_key, get,
+    call_value, expected_room_key, get, is_redis_failure,
     proxy::Proxy,
     redis_server::{RedisServer, free_port},
+    user,
 };
-use tower_callstats::{
-    UserId,
-    calls::{CallRegistry, RegistryError},
-};
+use tower_callstats::calls::CallRegistry;
 use tower_callstats_redis::RedisRegistry;
-
-fn alice() -> UserId {
-    UserId::new("alice").unwrap()
-}
-
-fn is_redis_failure(error: &RegistryError) -> bool {
-    matches!(error, RegistryError::Timeout | RegistryError::Unavailable(_))
-}
 
 /// Defect 1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -42,7 +32,7 @@ async fn an_instance_started_before_its_redis_uses_redis_within_2_s_of_its_start
     let registry = RedisRegistry::from_url(&format!("redis://127.0.0.1:{port}")).unwrap();
     // No Redis: joins fail (and `Calls` would fall back to the room).
     for i in 0..3 {
-        let error = registry.join(&format!("early-{i}"), &alice()).await.unwrap_err();
+        let error = registry.join(&format!("early-{i}"), &user("alice")).await.unwrap_err();
         assert!(is_redis_failure(&error), "{error:?}");
     }
     // Long enough for the first connect to have failed and the back-off to have grown.
@@ -51,7 +41,7 @@ async fn an_instance_started_before_its_redis_uses_redis_within_2_s_of_its_start
     server.restart(); // returns once the new server answers PING
     let started = Instant::now();
     let call = loop {
-        match registry.join("standup", &alice()).await {
+        match registry.join("standup", &user("alice")).await {
             Ok(call) => break call,
             Err(error) => {
                 assert!(is_redis_failure(&error), "{error:?}");
@@ -82,7 +72,7 @@ async fn a_silent_connection_is_replaced_within_the_command_and_unresponsive_tim
         .command_timeout(command_timeout)
         .unresponsive_timeout(unresponsive)
         .local_cache_ttl(Duration::ZERO); // every join asks Redis
-    let known = registry.join("known", &alice()).await.unwrap();
+    let known = registry.join("known", &user("alice")).await.unwrap();
     assert_eq!(proxy.accepted(), 1);
 
     // Busy: joins keep coming; each new room's join fails until a new connection is up.
@@ -92,9 +82,9 @@ async fn a_silent_connection_is_replaced_within_the_command_and_unresponsive_tim
     let call = loop {
         i += 1;
         // The room this instance knows: its call all along (answered from memory).
-        assert_eq!(registry.join("known", &alice()).await.unwrap(), known);
+        assert_eq!(registry.join("known", &user("alice")).await.unwrap(), known);
         let room = format!("busy-{i}");
-        match registry.join(&room, &alice()).await {
+        match registry.join(&room, &user("alice")).await {
             Ok(call) => break (room, call),
             Err(error) => assert!(is_redis_failure(&error), "{error:?}"),
         }
@@ -118,7 +108,7 @@ async fn a_silent_connection_is_replaced_within_the_command_and_unresponsive_tim
     // by `from_url`) replaces the connection by itself.
     proxy.silence();
     let silenced_at = Instant::now();
-    let error = registry.join("idle", &alice()).await.unwrap_err();
+    let error = registry.join("idle", &user("alice")).await.unwrap_err();
     assert!(is_redis_failure(&error), "{error:?}");
     while proxy.accepted() < 3 {
         assert!(
@@ -130,7 +120,7 @@ async fn a_silent_connection_is_replaced_within_the_command_and_unresponsive_tim
     eprintln!("idle: a new connection {:?} after the silence", silenced_at.elapsed());
     let deadline = Instant::now() + Duration::from_secs(2);
     let idle = loop {
-        match registry.join("idle", &alice()).await {
+        match registry.join("idle", &user("alice")).await {
             Ok(call) => break call,
             Err(error) if Instant::now() < deadline => eprintln!("{error:?}"),
             Err(error) => panic!("{error:?}"),

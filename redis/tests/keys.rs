@@ -12,32 +12,11 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    call_value, expected_room_key, expected_user_key, get, pttl,
+    call_value, expected_room_key, expected_user_key, get, instance, pttl,
     redis_server::{RedisServer, Reply},
-    redis_sha1_16,
+    redis_sha1_16, user,
 };
-use tower_callstats::{
-    UserId,
-    calls::{CallRegistry, Calls, FailurePolicy, RegistryError},
-};
-use tower_callstats_redis::RedisRegistry;
-
-fn user(name: &str) -> UserId {
-    UserId::new(name).unwrap()
-}
-
-fn instance(server: &RedisServer) -> RedisRegistry {
-    RedisRegistry::from_url(&server.url()).unwrap()
-}
-
-/// `calls=` of `INFO commandstats` for `command` (0 if never run).
-fn command_calls(server: &RedisServer, command: &str) -> u64 {
-    server
-        .info("commandstats", &format!("cmdstat_{command}"))
-        .map_or(0, |stats| {
-            stats["calls=".len()..].split(',').next().unwrap().parse().unwrap()
-        })
-}
+use tower_callstats::calls::{CallRegistry, Calls, FailurePolicy, RegistryError};
 
 fn net_output_bytes(server: &RedisServer) -> u64 {
     server.info("stats", "total_net_output_bytes").unwrap().parse().unwrap()
@@ -83,9 +62,9 @@ async fn a_value_the_registry_did_not_write_is_corrupt_untouched_and_never_read_
 
     // A call's join reads it: the scripts' GET is counted in INFO commandstats.
     registry.join("valid", &user("alice")).await.unwrap();
-    let gets = command_calls(&server, "get");
+    let gets = server.command_calls("get");
     registry.join("valid", &user("alice")).await.unwrap();
-    assert_eq!(command_calls(&server, "get"), gets + 1, "scripts' commands are counted");
+    assert_eq!(server.command_calls("get"), gets + 1, "scripts' commands are counted");
 
     for (room, key) in [("foreign", &foreign), ("old-format", &old_format), ("hash", &hash)] {
         let error = registry.join(room, &user("alice")).await.unwrap_err();
@@ -100,8 +79,8 @@ async fn a_value_the_registry_did_not_write_is_corrupt_untouched_and_never_read_
     // The 20 MB value: Redis checked its length and never read it: no GET ran (Redis'
     // own command counters), and less than 1 MB left Redis.
     let (gets, strlens, sent) = (
-        command_calls(&server, "get"),
-        command_calls(&server, "strlen"),
+        server.command_calls("get"),
+        server.command_calls("strlen"),
         net_output_bytes(&server),
     );
     for _ in 0..3 {
@@ -109,8 +88,8 @@ async fn a_value_the_registry_did_not_write_is_corrupt_untouched_and_never_read_
         assert!(matches!(error, RegistryError::Corrupt(_)), "{error:?}");
         assert!(calls.join("huge", &user("alice")).await.unwrap().is_fallback());
     }
-    assert_eq!(command_calls(&server, "get"), gets, "the 20 MB value was read");
-    assert_eq!(command_calls(&server, "strlen"), strlens + 6, "its length was checked");
+    assert_eq!(server.command_calls("get"), gets, "the 20 MB value was read");
+    assert_eq!(server.command_calls("strlen"), strlens + 6, "its length was checked");
     assert!(net_output_bytes(&server) - sent < 1 << 20, "the 20 MB value was sent");
     assert_eq!(pttl(&server, &huge), -1, "TTL untouched");
     assert_eq!(server.command(&[b"STRLEN", &huge]).unwrap(), Reply::Int(20 << 20));

@@ -16,20 +16,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{redis_server::RedisServer, until_redis_answers};
-use tower_callstats::{UserId, calls::Calls};
-use tower_callstats_redis::RedisRegistry;
-
-fn user(name: &str) -> UserId {
-    UserId::new(name).unwrap()
-}
-
-/// An instance whose local cache expires quickly, so that its joins go to Redis.
-fn instance(server: &RedisServer) -> RedisRegistry {
-    RedisRegistry::from_url(&server.url())
-        .unwrap()
-        .local_cache_ttl(Duration::from_millis(100))
-}
+use common::{instance_with_short_cache, redis_server::RedisServer, until_redis_answers, user};
+use tower_callstats::calls::Calls;
 
 #[derive(Clone, Default)]
 struct Logs(Arc<Mutex<Vec<u8>>>);
@@ -56,7 +44,7 @@ async fn a_paused_redis_splits_no_call_the_instances_know_and_logs_once() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let (a, b) = (instance(&server), instance(&server));
+    let (a, b) = (instance_with_short_cache(&server), instance_with_short_cache(&server));
     let (calls_a, calls_b) = (Calls::new(a.clone()), Calls::new(b.clone()));
     let call = calls_a.join("standup", &user("alice")).await.unwrap();
     assert!(!call.is_fallback());

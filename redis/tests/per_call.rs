@@ -118,7 +118,7 @@ fn app(calls: Calls) -> Router {
 
 /// One "instance": its own Redis client and local cache (default settings, cold), counted.
 fn instance(server: &RedisServer) -> Counting<RedisRegistry> {
-    Counting::new(RedisRegistry::from_url(&server.url()).unwrap())
+    Counting::new(common::instance(server))
 }
 
 /// What a page or the endpoint answered.

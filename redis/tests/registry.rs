@@ -13,9 +13,9 @@ mod common;
 use std::{collections::HashSet, time::Duration};
 
 use common::{
-    call_value, expected_room_key, get, pttl,
+    call_value, expected_room_key, get, instance, pttl,
     redis_server::{RedisServer, Reply},
-    tombstone_value,
+    tombstone_value, user,
 };
 use tower_callstats::{
     UserId,
@@ -26,24 +26,8 @@ use tower_callstats_redis::{
     fred::{interfaces::ClientLike, prelude::Builder, types::config::Config},
 };
 
-fn alice() -> UserId {
-    UserId::new("alice").unwrap()
-}
-
-/// One "instance": its own client and its own local cache.
-fn instance(server: &RedisServer) -> RedisRegistry {
-    RedisRegistry::from_url(&server.url()).unwrap()
-}
-
 async fn join(registry: &RedisRegistry, room: &str) -> Result<ActiveCall, RegistryError> {
-    registry.join(room, &alice()).await
-}
-
-/// How many times Redis ran `EVALSHA`, from its own `INFO commandstats`.
-fn evalsha_calls(server: &RedisServer) -> u64 {
-    server.info("commandstats", "cmdstat_evalsha").map_or(0, |stats| {
-        stats["calls=".len()..].split(',').next().unwrap().parse().unwrap()
-    })
+    registry.join(room, &user("alice")).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -84,7 +68,7 @@ async fn end_call_ends_only_the_named_call_and_reaches_the_other_instance_within
 
     let first = join(&a, "standup").await.unwrap();
     assert_eq!(join(&b, "standup").await.unwrap(), first);
-    assert_eq!(b.join_now("standup", &alice()), Some(Ok(first.clone())));
+    assert_eq!(b.join_now("standup", &user("alice")), Some(Ok(first.clone())));
 
     assert!(a.end_call("standup", first.conference_id()).await.unwrap());
     assert_eq!(get(&server, &key), Some(tombstone_value(&first)));
@@ -93,7 +77,7 @@ async fn end_call_ends_only_the_named_call_and_reaches_the_other_instance_within
         "the tombstone lives for the idle timeout"
     );
     // The instance that ended it forgot it; a join starts a new call.
-    assert_eq!(a.join_now("standup", &alice()), None);
+    assert_eq!(a.join_now("standup", &user("alice")), None);
     let second = join(&a, "standup").await.unwrap();
     assert_ne!(second.conference_id(), first.conference_id());
     assert_eq!(get(&server, &key), Some(call_value(&second)));
@@ -106,7 +90,7 @@ async fn end_call_ends_only_the_named_call_and_reaches_the_other_instance_within
     // b forgot the room when it ended (nothing); once `ttl` has passed, every instance has
     // the new call.
     tokio::time::sleep(ttl + Duration::from_millis(20)).await;
-    assert_eq!(b.join_now("standup", &alice()), None);
+    assert_eq!(b.join_now("standup", &user("alice")), None);
     assert_eq!(join(&b, "standup").await.unwrap(), second);
     assert!(b.end_call("standup", second.conference_id()).await.unwrap());
     assert!(!a.end_call("standup", second.conference_id()).await.unwrap());
@@ -126,20 +110,24 @@ async fn join_now_answers_from_the_local_cache_and_a_join_touches_the_key() {
         .idle_timeout(Duration::from_secs(60))
         .local_cache_ttl(Duration::from_millis(300));
     let key = expected_room_key(&server, "callstats:call:", "standup");
-    assert_eq!(registry.join_now("standup", &alice()), None, "a cold cache");
+    assert_eq!(registry.join_now("standup", &user("alice")), None, "a cold cache");
     let first = join(&registry, "standup").await.unwrap();
-    let scripts_before = evalsha_calls(&server);
+    let scripts_before = server.command_calls("evalsha");
     for _ in 0..100 {
-        assert_eq!(registry.join_now("standup", &alice()), Some(Ok(first.clone())));
+        assert_eq!(registry.join_now("standup", &user("alice")), Some(Ok(first.clone())));
     }
-    assert_eq!(evalsha_calls(&server), scripts_before, "join_now sent no script");
+    assert_eq!(
+        server.command_calls("evalsha"),
+        scripts_before,
+        "join_now sent no script"
+    );
     // Make the key look older, then let the cache expire: the next join runs one script,
     // which touches the key again.
     server.command(&[b"PEXPIRE", &key, b"5000"]).unwrap();
     tokio::time::sleep(Duration::from_millis(350)).await;
-    assert_eq!(registry.join_now("standup", &alice()), None, "the entry is stale");
+    assert_eq!(registry.join_now("standup", &user("alice")), None, "the entry is stale");
     assert_eq!(join(&registry, "standup").await.unwrap(), first);
-    assert_eq!(evalsha_calls(&server), scripts_before + 1);
+    assert_eq!(server.command_calls("evalsha"), scripts_before + 1);
     let ttl = pttl(&server, &key);
     assert!(
         ttl > 50_000 && ttl <= 60_000,

@@ -14,10 +14,11 @@ use std::{
 };
 
 use common::{
-    call_value,
+    call_value, expected_room_key_on, int,
     redis_server::{self, Reply, find_binary, free_port},
+    user,
 };
-use tower_callstats::{UserId, calls::CallRegistry};
+use tower_callstats::calls::CallRegistry;
 use tower_callstats_redis::RedisRegistry;
 
 /// A directory of its own under the system's temporary directory, removed on drop.
@@ -101,18 +102,7 @@ fn node_args(dir: &TempDir, port: u16, extra: &[&str]) -> Vec<String> {
 
 /// A room's key by the rule written out, the SHA1 computed by Redis (`redis.sha1hex`).
 fn room_key(node: &Process, room: &str) -> Vec<u8> {
-    let script: &[u8] = b"return redis.sha1hex(ARGV[1])";
-    match node.command(&[b"EVAL", script, b"0", room.as_bytes()]).unwrap() {
-        Reply::Bulk(Some(hex)) => [b"callstats:call:{".as_slice(), &hex[..16], b"}", room.as_bytes()].concat(),
-        other => panic!("{other:?}"),
-    }
-}
-
-fn int(reply: Reply) -> i64 {
-    match reply {
-        Reply::Int(n) => n,
-        other => panic!("{other:?}"),
-    }
+    expected_room_key_on(node.port, "callstats:call:", room)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -163,12 +153,12 @@ async fn a_cluster_runs_every_script_and_spreads_the_rooms() {
         nodes[0].port, nodes[1].port
     );
     let registry = RedisRegistry::from_url(&url).unwrap();
-    let alice = UserId::new("alice").unwrap();
+    let alice = user("alice");
     let mut calls = Vec::new();
     for i in 0..30 {
         let room = format!("room-{i}");
         let call = registry.join(&room, &alice).await.unwrap();
-        assert_eq!(registry.join(&room, &UserId::new("bob").unwrap()).await.unwrap(), call);
+        assert_eq!(registry.join(&room, &user("bob")).await.unwrap(), call);
         calls.push((room, call));
     }
     let (room, call) = &calls[0];
@@ -227,7 +217,7 @@ async fn a_sentinel_url_finds_the_primary() {
 
     let url = format!("redis-sentinel://127.0.0.1:{sentinel_port}/0?sentinelServiceName=mymaster");
     let registry = RedisRegistry::from_url(&url).unwrap();
-    let call = registry.join("standup", &UserId::new("alice").unwrap()).await.unwrap();
+    let call = registry.join("standup", &user("alice")).await.unwrap();
     let key = room_key(&primary, "standup");
     assert_eq!(
         primary.command(&[b"GET", &key]).unwrap(),

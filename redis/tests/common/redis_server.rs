@@ -218,6 +218,15 @@ impl RedisServer {
             .lines()
             .find_map(|line| line.strip_prefix(&prefix).map(|value| value.trim_end().to_owned()))
     }
+
+    /// How many times Redis ran `command` (lowercase: `get`, `evalsha`), from its own
+    /// `INFO commandstats` (`calls=`; 0 if never run).
+    pub(crate) fn command_calls(&self, command: &str) -> u64 {
+        self.info("commandstats", &format!("cmdstat_{command}"))
+            .map_or(0, |stats| {
+                stats["calls=".len()..].split(',').next().unwrap().parse().unwrap()
+            })
+    }
 }
 
 /// A paused server; dropping it lets the server go on.
