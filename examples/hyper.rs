@@ -27,6 +27,7 @@ use hyper_util::{
     server::conn::auto,
     service::TowerToHyperService,
 };
+use tokio::net::TcpListener;
 use tower::{ServiceBuilder, ServiceExt, service_fn};
 use tower_callstats::{
     AppUser, Callstats, CallstatsContext, ConfigError, RoomSource, SigningKey, TokenIssuer, layer::ResponseBody,
@@ -87,15 +88,15 @@ pub fn app(
     }))
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let bind: SocketAddr = std::env::var("BIND")
-        .unwrap_or_else(|_| "127.0.0.1:3002".into())
-        .parse()?;
-    let issuer = TokenIssuer::builder("demo-app", SigningKey::generate("dev-key")?).build()?;
-    let app = app(issuer)?;
-    let listener = tokio::net::TcpListener::bind(bind).await?;
-    println!("hyper example on http://{bind} (development key, DEMO ONLY x-demo-user header auth)");
+/// Serves `app` on `listener`, each connection in a task of its own. Returns only if
+/// accepting a connection fails.
+pub async fn serve<S>(listener: TcpListener, app: S) -> std::io::Result<()>
+where
+    S: tower::Service<Request<Incoming>, Response = AppResponse, Error = Infallible, Future: Send>
+        + Clone
+        + Send
+        + 'static,
+{
     loop {
         let (stream, _) = listener.accept().await?;
         let service = TowerToHyperService::new(app.clone());
@@ -105,6 +106,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .await;
         });
     }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let bind: SocketAddr = std::env::var("BIND")
+        .unwrap_or_else(|_| "127.0.0.1:3002".into())
+        .parse()?;
+    let issuer = TokenIssuer::builder("demo-app", SigningKey::generate("dev-key")?).build()?;
+    let app = app(issuer)?;
+    let listener = TcpListener::bind(bind).await?;
+    println!("hyper example on http://{bind} (development key, DEMO ONLY x-demo-user header auth)");
+    serve(listener, app).await?;
+    Ok(())
 }
 
 // The shared helpers of the crate's tests (token verification, servers on 127.0.0.1).
@@ -121,12 +135,6 @@ mod tests {
 
     use super::common;
     use http::{Request, StatusCode};
-    use hyper_util::{
-        client::legacy::Client,
-        rt::{TokioExecutor, TokioIo},
-        server::conn::auto,
-        service::TowerToHyperService,
-    };
     use tower_callstats::{SigningKey, TokenIssuer};
 
     #[tokio::test]
@@ -139,18 +147,8 @@ mod tests {
         let app = super::app(issuer).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let server = tokio::spawn(async move {
-            loop {
-                let (stream, _) = listener.accept().await.unwrap();
-                let service = TowerToHyperService::new(app.clone());
-                tokio::spawn(async move {
-                    let _ = auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-        let client = Client::builder(TokioExecutor::new()).build_http::<http_body_util::Full<bytes::Bytes>>();
+        let server = tokio::spawn(super::serve(listener, app));
+        let client = common::http_client();
 
         // A room page: token in the header, context in the body.
         let room = "ອິນເຕີເນັດ";

@@ -224,14 +224,12 @@ mod tests {
     // by `FromSession`, no bridge middleware), and the userID is derived from that
     // session's ID.
 
-    use super::common;
+    use super::common::{self, HttpClient, Reply};
     use std::net::SocketAddr;
 
     use bytes::Bytes;
-    use http::{HeaderMap, Request, StatusCode, header};
+    use http::{Request, StatusCode, header};
     use http_body_util::Full;
-    use hyper_util::{client::legacy::Client, rt::TokioExecutor};
-    use serde_json::Value;
     use tower_callstats::{Callstats, SigningKey, TokenIssuer, UserIdStrategy};
 
     const SECRET: &[u8] = b"a test secret of at least sixteen bytes";
@@ -239,19 +237,7 @@ mod tests {
     struct Server {
         addr: SocketAddr,
         public_key_pem: String,
-        client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
-    }
-
-    struct Reply {
-        status: StatusCode,
-        headers: HeaderMap,
-        body: Bytes,
-    }
-
-    impl Reply {
-        fn json(&self) -> Value {
-            serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{e}: {:?}", self.body))
-        }
+        client: HttpClient,
     }
 
     async fn start() -> Server {
@@ -263,7 +249,7 @@ mod tests {
         Server {
             addr,
             public_key_pem,
-            client: Client::builder(TokioExecutor::new()).build_http(),
+            client: common::http_client(),
         }
     }
 
@@ -298,13 +284,7 @@ mod tests {
                 request = request.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
             }
             let body = Full::new(Bytes::from(form.unwrap_or("").to_owned()));
-            let response = self.client.request(request.body(body).unwrap()).await.unwrap();
-            let (parts, body) = response.into_parts();
-            Reply {
-                status: parts.status,
-                headers: parts.headers,
-                body: common::body_bytes(body).await,
-            }
+            common::send(&self.client, request.body(body).unwrap()).await
         }
 
         /// Logs in and returns the session cookie (`id=...`).

@@ -23,11 +23,9 @@ use std::{
 };
 
 use axum::{Router, body::Body, routing::get};
-use bytes::Bytes;
-use common::{AuditLog, Time, encode_component};
-use http::{Request, StatusCode, header};
+use common::{AuditLog, Reply, Time, encode_component, oneshot};
+use http::{Request, header};
 use serde_json::Value;
-use tower::ServiceExt;
 use tower_callstats::{
     AppUser, Authorize, Callstats, CallstatsContext, GetUser, KeyRing, RoomSource, SigningKey, TokenIssuer,
     TokenIssuerBuilder, UserId, UserIdStrategy, audit::Action, clock::ManualClock,
@@ -67,56 +65,28 @@ fn app_of(issuer: TokenIssuer) -> (Router, AuditLog) {
     (app_with(Callstats::new(issuer), &log), log)
 }
 
-/// What a request got.
-struct Answer {
-    status: StatusCode,
-    /// The layer's token header, or the endpoint's `token` field.
-    token: Option<String>,
-    conference_header: Option<String>,
-    body: Bytes,
-    json: Value,
-}
-
-async fn call(app: &Router, mut request: Request<Body>, user: &str) -> Answer {
-    request.extensions_mut().insert(AppUser::new(user));
-    let response = app.clone().oneshot(request).await.unwrap();
-    let header = |name: &str| response.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
-    let (status, token_header, conference_header) = (
-        response.status(),
-        header("x-callstats-token"),
-        header("x-callstats-conference-id"),
-    );
-    let body = common::body_bytes(response.into_body()).await;
-    let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let token = token_header.or_else(|| json["token"].as_str().map(str::to_owned));
-    Answer {
-        status,
-        token,
-        conference_header,
-        body,
-        json,
-    }
-}
-
-/// The room page of `room`, as `user`.
-async fn page(app: &Router, user: &str, room: &str) -> Answer {
+/// The room page of `room`, as `user` (an `AppUser` in the request's extensions, where
+/// the app's login would put it).
+async fn page(app: &Router, user: &str, room: &str) -> Reply {
     let request = Request::get(format!("/rooms/{}", encode_component(room)))
+        .extension(AppUser::new(user))
         .body(Body::empty())
         .unwrap();
-    call(app, request, user).await
+    oneshot(app, request).await
 }
 
 /// A token request of `user` from the page of `room` (its Referer), with a JSON `body`.
-async fn token(app: &Router, user: &str, room: &str, body: &'static str) -> Answer {
+async fn token(app: &Router, user: &str, room: &str, body: &'static str) -> Reply {
     let request = Request::post("/getToken")
         .header(
             header::REFERER,
             format!("http://127.0.0.1/rooms/{}", encode_component(room)),
         )
         .header(header::CONTENT_TYPE, "application/json")
+        .extension(AppUser::new(user))
         .body(Body::from(body))
         .unwrap();
-    call(app, request, user).await
+    oneshot(app, request).await
 }
 
 fn claims(jwt: &str) -> common::Claims {
@@ -129,34 +99,40 @@ async fn the_same_answer_until_the_refresh_margin_then_a_new_token() {
     let (app, log) = app_of(builder(SigningKey::generate("key-1").unwrap(), &clock).build().unwrap());
     let first = page(&app, "alice", "room-1").await;
     assert_eq!(first.status, 200);
-    let t1 = first.token.clone().unwrap();
-    assert_eq!(first.json["token"], t1.as_str());
-    assert_eq!(first.json["conferenceID"], "room-1");
+    let t1 = first.token().unwrap();
+    assert_eq!(first.json()["token"], t1.as_str());
+    assert_eq!(first.json()["conferenceID"], "room-1");
 
     clock.advance(Duration::from_secs(10));
     let again = page(&app, "alice", "room-1").await;
-    assert_eq!(again.token.as_deref(), Some(t1.as_str()));
-    assert_eq!(again.json, first.json, "the same answer, field for field");
+    assert_eq!(again.token().as_deref(), Some(t1.as_str()));
+    assert_eq!(again.json(), first.json(), "the same answer, field for field");
     assert_eq!(claims(&t1)["iat"], START, "the cached token keeps its own iat");
     // The endpoint shares the layer's cache.
     let from_endpoint = token(&app, "alice", "room-1", "").await;
-    assert_eq!(from_endpoint.token.as_deref(), Some(t1.as_str()));
+    assert_eq!(from_endpoint.token().as_deref(), Some(t1.as_str()));
     assert_eq!(log.count(Action::Issued), 1);
 
     // With exactly the margin of life left the answer still holds; a second later it is
     // replaced by a newly signed token.
     clock.set_unix(START + TTL - MARGIN);
-    assert_eq!(page(&app, "alice", "room-1").await.token.as_deref(), Some(t1.as_str()));
+    assert_eq!(
+        page(&app, "alice", "room-1").await.token().as_deref(),
+        Some(t1.as_str())
+    );
     clock.set_unix(START + TTL - MARGIN + 1);
     let renewed = page(&app, "alice", "room-1").await;
-    let t2 = renewed.token.unwrap();
+    let t2 = renewed.token().unwrap();
     assert_ne!(t2, t1);
     assert_eq!(claims(&t2)["iat"], START + TTL - MARGIN + 1);
     assert_eq!(claims(&t2)["exp"], START + TTL - MARGIN + 1 + TTL);
-    assert_eq!(renewed.json["issuedAt"], START + TTL - MARGIN + 1);
-    assert_eq!(page(&app, "alice", "room-1").await.token.as_deref(), Some(t2.as_str()));
+    assert_eq!(renewed.json()["issuedAt"], START + TTL - MARGIN + 1);
     assert_eq!(
-        token(&app, "alice", "room-1", "").await.token.as_deref(),
+        page(&app, "alice", "room-1").await.token().as_deref(),
+        Some(t2.as_str())
+    );
+    assert_eq!(
+        token(&app, "alice", "room-1", "").await.token().as_deref(),
         Some(t2.as_str())
     );
     assert_eq!(log.count(Action::Issued), 2);
@@ -171,20 +147,20 @@ async fn a_configured_margin_is_honoured() {
             .build()
             .unwrap(),
     );
-    let first = page(&app, "alice", "r").await.token.unwrap();
+    let first = page(&app, "alice", "r").await.token().unwrap();
     clock.advance(Duration::from_secs(100)); // 500 s left: still reused
-    assert_eq!(page(&app, "alice", "r").await.token.unwrap(), first);
+    assert_eq!(page(&app, "alice", "r").await.token().unwrap(), first);
     clock.advance(Duration::from_secs(1)); // 499 s left
-    assert_ne!(page(&app, "alice", "r").await.token.unwrap(), first);
+    assert_ne!(page(&app, "alice", "r").await.token().unwrap(), first);
 }
 
 #[tokio::test]
 async fn a_token_from_the_future_is_not_reused_after_the_clock_steps_back() {
     let clock = ManualClock::at_unix(START);
     let (app, _) = app_of(builder(SigningKey::generate("k").unwrap(), &clock).build().unwrap());
-    let first = page(&app, "alice", "r").await.token.unwrap();
+    let first = page(&app, "alice", "r").await.token().unwrap();
     clock.set_unix(START - 60);
-    let second = page(&app, "alice", "r").await.token.unwrap();
+    let second = page(&app, "alice", "r").await.token().unwrap();
     assert_ne!(first, second);
     assert_eq!(claims(&second)["iat"], START - 60);
 }
@@ -204,7 +180,7 @@ async fn no_answer_is_handed_out_with_less_than_the_margin_left() {
             0 => token(&app, "alice", "r1", "").await,
             _ => page(&app, "alice", "r1").await,
         };
-        let c = claims(&answer.token.unwrap());
+        let c = claims(&answer.token().unwrap());
         let (exp, iat, nbf) = (
             c["exp"].as_u64().unwrap(),
             c["iat"].as_u64().unwrap(),
@@ -234,20 +210,20 @@ async fn another_room_reuses_the_users_token_without_a_signature() {
     let clock = ManualClock::at_unix(START);
     let (app, log) = app_of(builder(SigningKey::generate("key-1").unwrap(), &clock).build().unwrap());
     let first = page(&app, "alice", "room-1").await;
-    let t1 = first.token.unwrap();
+    let t1 = first.token().unwrap();
     // Another room of the same user: the token is the user's (no confID claim), the
     // conferenceID is the room's own.
     let other = page(&app, "alice", "ルーム 2").await;
-    assert_eq!(other.token.as_deref(), Some(t1.as_str()));
-    assert_eq!(other.json["conferenceID"], "ルーム 2");
+    assert_eq!(other.token().as_deref(), Some(t1.as_str()));
+    assert_eq!(other.json()["conferenceID"], "ルーム 2");
     // encodeURIComponent("ルーム 2")
     assert_eq!(
-        other.conference_header.as_deref(),
-        Some("%E3%83%AB%E3%83%BC%E3%83%A0%202")
+        other.headers["x-callstats-conference-id"],
+        "%E3%83%AB%E3%83%BC%E3%83%A0%202"
     );
     let from_endpoint = token(&app, "alice", "room-3", "").await;
-    assert_eq!(from_endpoint.token.as_deref(), Some(t1.as_str()));
-    assert_eq!(from_endpoint.json["conferenceID"], "room-3");
+    assert_eq!(from_endpoint.token().as_deref(), Some(t1.as_str()));
+    assert_eq!(from_endpoint.json()["conferenceID"], "room-3");
     assert!(!claims(&t1).contains_key("confID"));
     assert_eq!(log.count(Action::Issued), 1, "one signature for three rooms");
 
@@ -258,14 +234,14 @@ async fn another_room_reuses_the_users_token_without_a_signature() {
             .build()
             .unwrap(),
     );
-    let r1 = page(&app, "alice", "room-1").await.token.unwrap();
-    let r2 = page(&app, "alice", "room-2").await.token.unwrap();
-    let r2_endpoint = token(&app, "alice", "room-2", "").await.token.unwrap();
+    let r1 = page(&app, "alice", "room-1").await.token().unwrap();
+    let r2 = page(&app, "alice", "room-2").await.token().unwrap();
+    let r2_endpoint = token(&app, "alice", "room-2", "").await.token().unwrap();
     assert_ne!(r1, r2);
     assert_eq!(claims(&r1)["confID"], "room-1");
     assert_eq!(claims(&r2)["confID"], "room-2");
     assert_eq!(r2_endpoint, r2);
-    assert_eq!(page(&app, "alice", "room-1").await.token.unwrap(), r1);
+    assert_eq!(page(&app, "alice", "room-1").await.token().unwrap(), r1);
     assert_eq!(log.count(Action::Issued), 2);
 }
 
@@ -278,15 +254,15 @@ async fn another_user_gets_another_token() {
     let mut tokens = Vec::new();
     for user in users {
         let answer = page(&app, user, "room-1").await;
-        let jwt = answer.token.unwrap();
+        let jwt = answer.token().unwrap();
         assert_eq!(claims(&jwt)["userID"], user);
-        assert_eq!(answer.json["userID"], user);
+        assert_eq!(answer.json()["userID"], user);
         tokens.push(jwt);
     }
     assert_eq!(tokens.iter().collect::<HashSet<_>>().len(), users.len());
     // Each user's token stays theirs.
     for (user, jwt) in users.iter().zip(&tokens) {
-        assert_eq!(token(&app, user, "room-1", "").await.token.as_ref(), Some(jwt));
+        assert_eq!(token(&app, user, "room-1", "").await.token().as_ref(), Some(jwt));
     }
     assert_eq!(log.count(Action::Issued), users.len());
 }
@@ -301,7 +277,7 @@ async fn a_rotated_key_signs_the_next_answer_at_once() {
     let verifies_with =
         |jwt: &str, public: &str| common::try_verify(jwt, &common::pem_key(public), Time::Unchecked).is_ok();
 
-    let before = page(&app, "alice", "room-1").await.token.unwrap();
+    let before = page(&app, "alice", "room-1").await.token().unwrap();
     assert_eq!(
         common::raw_header(&before),
         r#"{"alg":"ES256","typ":"JWT","kid":"key-1"}"#
@@ -314,12 +290,12 @@ async fn a_rotated_key_signs_the_next_answer_at_once() {
     // No time passes: the cached token of the old key still has all its life, and is
     // not handed out.
     let after = page(&app, "alice", "room-1").await;
-    let token_after = after.token.unwrap();
+    let token_after = after.token().unwrap();
     assert_eq!(
         common::raw_header(&token_after),
         r#"{"alg":"ES256","typ":"JWT","kid":"key-2"}"#
     );
-    assert_eq!(after.json["keyID"], "key-2");
+    assert_eq!(after.json()["keyID"], "key-2");
     assert!(verifies_with(&token_after, &new_public));
     assert!(!verifies_with(&token_after, &old_public));
     let key = common::ring_key(&token_after, &ring);
@@ -327,14 +303,14 @@ async fn a_rotated_key_signs_the_next_answer_at_once() {
         common::try_verify(&token_after, &key, Time::Unchecked).unwrap()["keyID"],
         "key-2"
     );
-    assert_eq!(token(&app, "alice", "room-1", "").await.token.unwrap(), token_after);
+    assert_eq!(token(&app, "alice", "room-1", "").await.token().unwrap(), token_after);
 
     // A new key forced in under the same keyID (an emergency replacement) is a new key
     // too.
     let replacement = SigningKey::generate("key-2").unwrap();
     let replacement_public = replacement.public_key_pem();
     ring.rotate_unchecked(replacement, Duration::from_secs(2 * TTL));
-    let after_replacement = token(&app, "alice", "room-1", "").await.token.unwrap();
+    let after_replacement = token(&app, "alice", "room-1", "").await.token().unwrap();
     assert_ne!(after_replacement, token_after);
     assert!(verifies_with(&after_replacement, &replacement_public));
     assert!(!verifies_with(&after_replacement, &new_public));
@@ -352,9 +328,9 @@ async fn users_who_share_a_user_id_keep_their_own_user_name() {
     for user in ["ann", "bob", "ann", "bob"] {
         for answer in [page(&app, user, "room-1").await, token(&app, user, "room-1", "").await] {
             assert_eq!(answer.status, 200);
-            assert_eq!(answer.json["userID"], "shared");
-            assert_eq!(answer.json["localUserID"]["userName"], user);
-            assert_eq!(answer.json["localUserID"]["aliasName"], "shared");
+            assert_eq!(answer.json()["userID"], "shared");
+            assert_eq!(answer.json()["localUserID"]["userName"], user);
+            assert_eq!(answer.json()["localUserID"]["aliasName"], "shared");
         }
     }
     // One userID: one token, shared by the two.
@@ -387,8 +363,8 @@ async fn the_authorize_hook_is_asked_on_every_request_even_with_an_answer_cached
         token(&app, "alice", "room-1", "").await,
     ] {
         assert_eq!(refused.status, 403);
-        assert_eq!(refused.token, None);
-        assert_eq!(refused.json["code"], "conference_forbidden");
+        assert_eq!(refused.token(), None);
+        assert_eq!(refused.json()["code"], "conference_forbidden");
         assert!(
             !String::from_utf8_lossy(&refused.body).contains("eyJ"),
             "no token in the body"
@@ -451,7 +427,7 @@ async fn without_the_cache_every_request_signs() {
             page(&app, "alice", "room-1").await,
             token(&app, "alice", "room-1", "").await,
         ] {
-            jtis.insert(claims(&answer.token.unwrap())["jti"].as_str().unwrap().to_owned());
+            jtis.insert(claims(&answer.token().unwrap())["jti"].as_str().unwrap().to_owned());
         }
     }
     assert_eq!(jtis.len(), 6, "six signatures: {jtis:?}");
@@ -473,15 +449,16 @@ async fn the_endpoint_answers_the_same_user_and_room_with_the_same_bytes() {
     clock.advance(Duration::from_secs(5));
     let again = token(&app, "alice", "room-1", "").await;
     assert_eq!(first.body, again.body, "byte for byte the same answer");
-    assert_eq!(again.json["conferenceID"], "room-1");
-    assert_eq!(again.json["conferenceServerID"], "sfu-1");
-    assert_eq!(again.json["userID"], "alice");
-    assert_eq!(again.json["issuedAt"], START, "the token signed 5 s earlier");
+    assert_eq!(again.json()["conferenceID"], "room-1");
+    assert_eq!(again.json()["conferenceServerID"], "sfu-1");
+    assert_eq!(again.json()["userID"], "alice");
+    assert_eq!(again.json()["issuedAt"], START, "the token signed 5 s earlier");
 
     let other = token(&app, "alice", "room-2", "").await;
-    assert_eq!(other.json["conferenceID"], "room-2");
+    assert_eq!(other.json()["conferenceID"], "room-2");
     assert_eq!(
-        other.json["token"], again.json["token"],
+        other.json()["token"],
+        again.json()["token"],
         "the user's token, in another room"
     );
 
@@ -489,8 +466,8 @@ async fn the_endpoint_answers_the_same_user_and_room_with_the_same_bytes() {
     for _ in 0..2 {
         let refused = token(&app, "alice", "room\u{0}", "").await;
         assert_eq!(refused.status, 400);
-        assert_eq!(refused.json["code"], "invalid_conference_id");
-        assert_eq!(refused.token, None);
+        assert_eq!(refused.json()["code"], "invalid_conference_id");
+        assert_eq!(refused.token(), None);
     }
 }
 
@@ -499,22 +476,28 @@ async fn force_new_is_bounded_by_the_force_new_interval() {
     let clock = ManualClock::at_unix(START);
     // The default interval, 10 s.
     let (app, log) = app_of(builder(SigningKey::generate("key-1").unwrap(), &clock).build().unwrap());
-    let first = token(&app, "alice", "r1", "").await.token.unwrap();
+    let first = token(&app, "alice", "r1", "").await.token().unwrap();
     let again = token(&app, "alice", "r1", r#"{"forceNew": false}"#)
         .await
-        .token
+        .token()
         .unwrap();
     assert_eq!(first, again);
     // Within the bound forceNew gets the token just signed...
-    let bounded = token(&app, "alice", "r1", r#"{"forceNew": true}"#).await.token.unwrap();
+    let bounded = token(&app, "alice", "r1", r#"{"forceNew": true}"#)
+        .await
+        .token()
+        .unwrap();
     assert_eq!(first, bounded);
     // ...and a new one once it is over; the new token is the one cached from then on.
     clock.advance(Duration::from_secs(10));
-    let forced = token(&app, "alice", "r1", r#"{"forceNew": true}"#).await.token.unwrap();
+    let forced = token(&app, "alice", "r1", r#"{"forceNew": true}"#)
+        .await
+        .token()
+        .unwrap();
     assert_ne!(first, forced);
     assert_eq!(claims(&forced)["iat"], START + 10);
-    assert_eq!(token(&app, "alice", "r1", "").await.token.unwrap(), forced);
-    assert_eq!(page(&app, "alice", "r1").await.token.unwrap(), forced);
+    assert_eq!(token(&app, "alice", "r1", "").await.token().unwrap(), forced);
+    assert_eq!(page(&app, "alice", "r1").await.token().unwrap(), forced);
     assert_eq!(
         log.actions(),
         [
@@ -535,26 +518,38 @@ async fn force_new_is_bounded_by_the_force_new_interval() {
             .unwrap(),
     );
     clock.set_unix(START);
-    let first = token(&app, "alice", "r1", r#"{"forceNew":true}"#).await.token.unwrap();
+    let first = token(&app, "alice", "r1", r#"{"forceNew":true}"#)
+        .await
+        .token()
+        .unwrap();
     for second in 0..30 {
         clock.set_unix(START + second);
-        let again = token(&app, "alice", "r1", r#"{"forceNew":true}"#).await.token.unwrap();
+        let again = token(&app, "alice", "r1", r#"{"forceNew":true}"#)
+            .await
+            .token()
+            .unwrap();
         assert_eq!(again, first, "at +{second} s");
     }
     // At 30 s the bound is over: a new signature, which starts a new interval.
     clock.set_unix(START + 30);
-    let second = token(&app, "alice", "r1", r#"{"forceNew":true}"#).await.token.unwrap();
+    let second = token(&app, "alice", "r1", r#"{"forceNew":true}"#)
+        .await
+        .token()
+        .unwrap();
     assert_ne!(second, first);
     assert_eq!(claims(&second)["iat"], START + 30);
     clock.set_unix(START + 59);
     assert_eq!(
-        token(&app, "alice", "r1", r#"{"forceNew":true}"#).await.token.unwrap(),
+        token(&app, "alice", "r1", r#"{"forceNew":true}"#)
+            .await
+            .token()
+            .unwrap(),
         second
     );
     assert_eq!(log.count(Action::Issued), 2);
     assert_eq!(log.count(Action::ForceNewLimited), 31);
     // Another user is another entry, with its own bound.
-    let bob = token(&app, "bob", "r1", r#"{"forceNew":true}"#).await.token.unwrap();
+    let bob = token(&app, "bob", "r1", r#"{"forceNew":true}"#).await.token().unwrap();
     assert_eq!(claims(&bob)["userID"], "bob");
     assert_eq!(log.count(Action::Issued), 3);
 
@@ -565,8 +560,14 @@ async fn force_new_is_bounded_by_the_force_new_interval() {
             .build()
             .unwrap(),
     );
-    let a = token(&app, "alice", "r1", r#"{"forceNew":true}"#).await.token.unwrap();
-    let b = token(&app, "alice", "r1", r#"{"forceNew":true}"#).await.token.unwrap();
+    let a = token(&app, "alice", "r1", r#"{"forceNew":true}"#)
+        .await
+        .token()
+        .unwrap();
+    let b = token(&app, "alice", "r1", r#"{"forceNew":true}"#)
+        .await
+        .token()
+        .unwrap();
     assert_ne!(a, b);
     assert_eq!(log.count(Action::Issued), 2);
 }
@@ -576,10 +577,16 @@ async fn a_rotation_is_never_held_back_by_the_force_new_bound() {
     let clock = ManualClock::at_unix(START);
     let ring = KeyRing::with_clock(SigningKey::generate("key-1").unwrap(), clock.clone());
     let (app, _) = app_of(builder(ring.clone(), &clock).build().unwrap());
-    let first = token(&app, "alice", "r1", r#"{"forceNew":true}"#).await.token.unwrap();
+    let first = token(&app, "alice", "r1", r#"{"forceNew":true}"#)
+        .await
+        .token()
+        .unwrap();
     ring.rotate(SigningKey::generate("key-2").unwrap(), Duration::from_secs(TTL))
         .unwrap();
-    let after = token(&app, "alice", "r1", r#"{"forceNew":true}"#).await.token.unwrap();
+    let after = token(&app, "alice", "r1", r#"{"forceNew":true}"#)
+        .await
+        .token()
+        .unwrap();
     assert_eq!(claims(&first)["keyID"], "key-1");
     assert_eq!(claims(&after)["keyID"], "key-2", "a new key signs at once");
 }
@@ -594,8 +601,8 @@ async fn a_user_looping_over_1000_rooms_signs_once_and_evicts_nobody() {
             .build()
             .unwrap(),
     );
-    let bob = page(&app, "bob", "standup").await.token.unwrap();
-    let carol = token(&app, "carol", "retro", "").await.token.unwrap();
+    let bob = page(&app, "bob", "standup").await.token().unwrap();
+    let carol = token(&app, "carol", "retro", "").await.token().unwrap();
     let before = log.count(Action::Issued);
     assert_eq!(before, 2);
 
@@ -608,16 +615,16 @@ async fn a_user_looping_over_1000_rooms_signs_once_and_evicts_nobody() {
             token(&app, "mallory", &room, "").await
         };
         assert_eq!(answer.status, 200);
-        assert_eq!(answer.json["conferenceID"], room.as_str());
-        tokens.insert(answer.token.unwrap());
+        assert_eq!(answer.json()["conferenceID"], room.as_str());
+        tokens.insert(answer.token().unwrap());
     }
     assert_eq!(log.count(Action::Issued) - before, 1, "one signature for 1000 rooms");
     assert_eq!(tokens.len(), 1);
     assert_eq!(log.count(Action::Reused), 999);
 
     // The other users' tokens are still cached: handed out again, no signature.
-    assert_eq!(page(&app, "bob", "standup").await.token.unwrap(), bob);
-    assert_eq!(token(&app, "carol", "retro", "").await.token.unwrap(), carol);
+    assert_eq!(page(&app, "bob", "standup").await.token().unwrap(), bob);
+    assert_eq!(token(&app, "carol", "retro", "").await.token().unwrap(), carol);
     assert_eq!(log.count(Action::Issued), 3);
 }
 

@@ -13,7 +13,6 @@ use std::time::Duration;
 use axum::{Extension, Router, body::Body, routing::get};
 use common::{Captured, pem_body_lines};
 use http::Request;
-use tower::ServiceExt;
 use tower_callstats::{AppUser, Callstats, CallstatsContext, KeyRing, RoomSource, SigningKey, TokenIssuer};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnRequest, DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -52,10 +51,9 @@ fn app(issuer: TokenIssuer) -> Router {
 }
 
 async fn send(app: &Router, request: Request<Body>) -> (http::StatusCode, http::HeaderMap, String) {
-    let response = app.clone().oneshot(request).await.unwrap();
-    let (parts, body) = response.into_parts();
-    let body = common::body_bytes(body).await;
-    (parts.status, parts.headers, String::from_utf8_lossy(&body).into_owned())
+    let reply = common::oneshot(app, request).await;
+    let body = reply.text();
+    (reply.status, reply.headers, body)
 }
 
 /// The room page `path`, as the logged-in user.

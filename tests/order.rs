@@ -27,7 +27,11 @@ use std::{
 
 use axum::{Router, routing::get};
 use bytes::Bytes;
-use common::{AuditLog, HttpClient, Reply, TEST_USER_HEADER, http_client, test_header_user};
+use common::{
+    AuditLog, HttpClient, Reply, TEST_USER_HEADER, http_client,
+    router::{NOW, is_call_of, registry},
+    test_header_user,
+};
 use http::{HeaderValue, Request, Response, StatusCode, header, request::Parts, uri::Scheme};
 use http_body_util::Full;
 use serde_json::Value;
@@ -38,10 +42,6 @@ use tower_callstats::{
     calls::{Calls, FailurePolicy, MemoryRegistry},
     clock::ManualClock,
 };
-
-/// 2026-11-25 09:30:00 UTC: a call started now has `-20261125T0930Z-` in its ID.
-const NOW: u64 = 1_795_599_000;
-const CALL_STAMP: &str = "20261125T0930Z";
 
 fn issuer() -> TokenIssuer {
     TokenIssuer::builder("order-app", SigningKey::generate("key-1").unwrap())
@@ -54,11 +54,6 @@ fn base() -> Callstats<fn(&Parts) -> Option<AppUser>> {
     Callstats::new(issuer())
         .user(test_header_user as fn(&Parts) -> Option<AppUser>)
         .room(RoomSource::path("/rooms/{room}", "room").unwrap())
-}
-
-/// A registry on a stopped clock: calls never idle out during a test.
-fn registry() -> MemoryRegistry {
-    MemoryRegistry::new().clock(ManualClock::at_unix(NOW))
 }
 
 /// The room page answers the page JSON of its context (`null` for an anonymous user).
@@ -138,18 +133,6 @@ fn conference_id(reply: &Reply) -> String {
         .as_str()
         .unwrap_or_else(|| panic!("no conferenceID: {}", reply.text()))
         .to_owned()
-}
-
-/// Whether `id` is a call of `room` started at [`NOW`], by the rule of the default
-/// format: `<room>-<YYYYMMDDTHHMMZ>-<6 lowercase hex digits>`.
-fn is_call_of(id: &str, room: &str) -> bool {
-    let Some(suffix) = id.strip_prefix(room).and_then(|s| s.strip_prefix('-')) else {
-        return false;
-    };
-    let Some(random) = suffix.strip_prefix(CALL_STAMP).and_then(|s| s.strip_prefix('-')) else {
-        return false;
-    };
-    random.len() == 6 && random.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// The `conference_forbidden` refusal of a room, as the rule writes it:

@@ -33,9 +33,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use common::{TEST_USER_HEADER, body_json, decode_component, test_header_user, verify};
-use serde_json::Value;
-use tower::ServiceExt;
+use common::{Reply, TEST_USER_HEADER, decode_component, oneshot, test_header_user, verify};
 use tower_callstats::{
     Callstats, CallstatsContext, ConferenceId, RoomSource, SigningKey, TokenIssuer, UserId,
     calls::{ActiveCall, CallRegistry, Calls, MemoryRegistry, RegistryError},
@@ -43,7 +41,7 @@ use tower_callstats::{
 };
 
 /// 2026-11-25 09:30:00 UTC (`date -u -d @1795599000`).
-const START: u64 = 1_795_599_000;
+const START: u64 = common::router::NOW;
 /// The readable ID's prefix for a call in room `standup` that started at [`START`].
 const STANDUP_AT_START: &str = "standup-20261125T0930Z-";
 
@@ -135,76 +133,61 @@ fn memory(idle: Duration) -> (Counting<MemoryRegistry>, ManualClock) {
     (Counting::new(registry), clock)
 }
 
-/// What a page or the endpoint answered.
-#[derive(Debug)]
-struct Answer {
-    status: StatusCode,
-    /// `x-callstats-conference-id`, percent-decoded (pages only).
-    header_id: Option<String>,
-    token_header: bool,
-    json: Value,
+/// What the tests read from the answer of a page or of the endpoint.
+trait Answer {
+    /// The conferenceID of a successful page: the header (percent-decoded) and the JSON
+    /// agree.
+    fn page_id(&self) -> String;
+    /// The conferenceID of a successful token response.
+    fn token_id(&self) -> String;
+    fn call_started_at(&self) -> u64;
 }
 
-impl Answer {
-    /// The conferenceID of a successful page: the header and the JSON agree.
+impl Answer for Reply {
     fn page_id(&self) -> String {
         assert_eq!(self.status, StatusCode::OK, "{self:?}");
-        let header = self.header_id.clone().expect("x-callstats-conference-id");
-        assert_eq!(self.json["conferenceID"], header.as_str(), "header and JSON agree");
-        assert!(self.token_header, "the page carries a token");
+        let header = self
+            .headers
+            .get("x-callstats-conference-id")
+            .expect("x-callstats-conference-id");
+        let header = String::from_utf8(decode_component(header.to_str().unwrap())).unwrap();
+        assert_eq!(self.json()["conferenceID"], header.as_str(), "header and JSON agree");
+        assert!(
+            self.headers.contains_key("x-callstats-token"),
+            "the page carries a token"
+        );
         header
     }
 
-    /// The conferenceID of a successful token response.
     fn token_id(&self) -> String {
         assert_eq!(self.status, StatusCode::OK, "{self:?}");
-        assert!(self.json["token"].is_string(), "{self:?}");
-        self.json["conferenceID"].as_str().expect("conferenceID").to_owned()
+        let json = self.json();
+        assert!(json["token"].is_string(), "{self:?}");
+        json["conferenceID"].as_str().expect("conferenceID").to_owned()
     }
 
     fn call_started_at(&self) -> u64 {
-        self.json["callStartedAt"].as_u64().expect("callStartedAt")
-    }
-
-    fn code(&self) -> &str {
-        self.json["code"].as_str().unwrap_or("")
-    }
-}
-
-async fn send(router: &Router, request: Request<Body>) -> Answer {
-    let response = router.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let header_id = response
-        .headers()
-        .get("x-callstats-conference-id")
-        .map(|v| String::from_utf8(decode_component(v.to_str().unwrap())).unwrap());
-    let token_header = response.headers().contains_key("x-callstats-token");
-    let json = body_json(response.into_body()).await;
-    Answer {
-        status,
-        header_id,
-        token_header,
-        json,
+        self.json()["callStartedAt"].as_u64().expect("callStartedAt")
     }
 }
 
 /// `GET path` as `user`.
-async fn page(router: &Router, path: &str, user: &str) -> Answer {
+async fn page(router: &Router, path: &str, user: &str) -> Reply {
     let request = Request::get(path)
         .header(TEST_USER_HEADER, user)
         .body(Body::empty())
         .unwrap();
-    send(router, request).await
+    oneshot(router, request).await
 }
 
 /// `POST /getToken` as `user` from the page at `path` (the Referer), without a body.
-async fn token(router: &Router, path: &str, user: &str) -> Answer {
+async fn token(router: &Router, path: &str, user: &str) -> Reply {
     let request = Request::post("/getToken")
         .header(TEST_USER_HEADER, user)
         .header(header::REFERER, format!("http://127.0.0.1:3000{path}"))
         .body(Body::empty())
         .unwrap();
-    send(router, request).await
+    oneshot(router, request).await
 }
 
 #[tokio::test]
@@ -217,8 +200,8 @@ async fn two_users_joining_one_new_room_share_one_conference_id() {
     let id = alice.page_id();
     assert_eq!(bob.page_id(), id, "one call, one conferenceID");
     assert!(id.starts_with(STANDUP_AT_START), "{id}");
-    assert_eq!(alice.json["userID"], "alice");
-    assert_eq!(bob.json["userID"], "bob");
+    assert_eq!(alice.json()["userID"], "alice");
+    assert_eq!(bob.json()["userID"], "bob");
     for answer in [&alice, &bob] {
         assert_eq!(answer.call_started_at(), START);
     }
@@ -285,10 +268,10 @@ async fn the_endpoint_answers_the_pages_id_and_touches_the_call() {
     let answer = token(&router, "/rooms/standup", "bob").await;
     assert_eq!(answer.token_id(), id);
     assert_eq!(answer.call_started_at(), START);
-    assert_eq!(answer.json["userID"], "bob");
+    assert_eq!(answer.json()["userID"], "bob");
     assert_eq!(registry.joins(), 2, "the endpoint joined the call");
     // The token is for that call: jsonwebtoken reads the same ID in its confID claim.
-    let (_, claims) = verify(answer.json["token"].as_str().unwrap(), &public);
+    let (_, claims) = verify(answer.json()["token"].as_str().unwrap(), &public);
     assert_eq!(claims["confID"], id.as_str());
     assert_eq!(claims["userID"], "bob");
 
@@ -304,7 +287,7 @@ async fn the_endpoint_answers_the_pages_id_and_touches_the_call() {
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(r#"{"conferenceID":"elsewhere"}"#))
         .unwrap();
-    assert_eq!(send(&router, request).await.token_id(), id);
+    assert_eq!(oneshot(&router, request).await.token_id(), id);
 }
 
 #[tokio::test]
@@ -398,12 +381,20 @@ async fn invalid_room_keys_are_refused_before_the_registry() {
         let path = format!("/rooms/{room}");
         let answer = page(&router, &path, "alice").await;
         assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{room}: {answer:?}");
-        assert_eq!(answer.code(), "invalid_conference_id", "{room}: {answer:?}");
-        assert!(!answer.token_header, "{room}: no token");
+        assert_eq!(
+            answer.code().as_deref(),
+            Some("invalid_conference_id"),
+            "{room}: {answer:?}"
+        );
+        assert!(!answer.headers.contains_key("x-callstats-token"), "{room}: no token");
         let answer = token(&router, &path, "alice").await;
         assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{room}: {answer:?}");
-        assert_eq!(answer.code(), "invalid_conference_id", "{room}: {answer:?}");
-        assert!(answer.json.get("token").is_none(), "{room}: no token");
+        assert_eq!(
+            answer.code().as_deref(),
+            Some("invalid_conference_id"),
+            "{room}: {answer:?}"
+        );
+        assert!(answer.json().get("token").is_none(), "{room}: no token");
     }
     assert_eq!(registry.joins(), 0, "no invalid room key reached the registry");
 

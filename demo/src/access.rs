@@ -24,13 +24,7 @@ pub fn rule() -> RoomRule {
 /// Whether `user` may join `room`: `private-<name>` only if the username is `<name>`,
 /// any other room always. Without a room (the demo always has one) nobody may.
 fn may_join(user: &AppUser, _: &UserId, room: Option<&str>) -> bool {
-    match room {
-        Some(room) => match room.strip_prefix(PRIVATE) {
-            Some(owner) => owner == user.username(),
-            None => true,
-        },
-        None => false,
-    }
+    room.is_some_and(|room| room.strip_prefix(PRIVATE).is_none_or(|owner| owner == user.username()))
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@
 
 mod common;
 
-use common::{Client, Demo, OK, Response, is_call_of, page_conference};
+use common::{Demo, OK, Response, is_call_of, page_conference};
 use serde_json::json;
 
 /// The demo's bound on new calls per user and minute, as its docs state it (`main.rs`,
@@ -25,14 +25,6 @@ const NEW_CALLS_PER_USER: usize = 60;
 /// the refusal of the hook, written out.
 fn forbidden_json(room: &str) -> String {
     format!(r#"{{"code":"conference_forbidden","error":"this user may not join the room \"{room}\""}}"#)
-}
-
-/// A logged-in client as simulated client `n`.
-async fn user(demo: &Demo, n: u32, name: &str) -> Client {
-    let mut client = demo.client_as(n).await;
-    let login = client.login(name).await;
-    assert_eq!(login.status, OK, "login of {name}: {}", login.text());
-    client
 }
 
 /// Whether `needle` appears in the answer: its body or any header value.
@@ -82,11 +74,11 @@ fn assert_token_refused(token: &Response, room: &str, what: &str) {
 #[tokio::test]
 async fn a_private_room_refuses_everyone_but_its_owner_and_her_call_stays() {
     let demo = Demo::start(&[]).await;
-    let mut alice = user(&demo, 1, "alice").await;
+    let mut alice = demo.logged_in(1, "alice").await;
     let call = page_conference(&alice.get("/rooms/private-alice").await);
     assert!(is_call_of(&call, "private-alice"), "{call}");
 
-    let mut bob = user(&demo, 2, "bob").await;
+    let mut bob = demo.logged_in(2, "bob").await;
     let mut refused = 0;
     for i in 0..1_000 {
         let page = bob.get("/rooms/private-alice").await;
@@ -103,7 +95,7 @@ async fn a_private_room_refuses_everyone_but_its_owner_and_her_call_stays() {
     );
 
     assert_page_refused(&alice.get("/rooms/private-alice2").await, "alice in private-alice2");
-    let mut alice2 = user(&demo, 3, "alice2").await;
+    let mut alice2 = demo.logged_in(3, "alice2").await;
     assert_page_refused(&alice2.get("/rooms/private-alice").await, "alice2 in private-alice");
     // Other rooms are open to everyone; the owner's own room to the owner.
     let standup = page_conference(&bob.get("/rooms/standup").await);
@@ -119,7 +111,7 @@ async fn a_private_room_refuses_everyone_but_its_owner_and_her_call_stays() {
 #[tokio::test]
 async fn refused_requests_start_no_call_and_take_nothing_of_the_users_bound() {
     let demo = Demo::start(&[]).await;
-    let mut bob = user(&demo, 2, "bob").await;
+    let mut bob = demo.logged_in(2, "bob").await;
     for i in 0..100 {
         let room = format!("private-carol-{i}");
         assert_page_refused(&bob.get(&format!("/rooms/{room}")).await, &room);
@@ -144,11 +136,11 @@ async fn refused_requests_start_no_call_and_take_nothing_of_the_users_bound() {
 #[tokio::test]
 async fn a_flood_of_new_rooms_by_one_user_never_changes_a_live_call() {
     let demo = Demo::start(&[]).await;
-    let mut alice = user(&demo, 1, "alice").await;
+    let mut alice = demo.logged_in(1, "alice").await;
     let call = page_conference(&alice.get("/rooms/live").await);
     assert!(is_call_of(&call, "live"), "{call}");
 
-    let mut mallory = user(&demo, 2, "mallory").await;
+    let mut mallory = demo.logged_in(2, "mallory").await;
     let (mut started, mut refused, mut first_refused) = (0, 0, None);
     for i in 0..110_000 {
         let room = format!("flood-{i}");
@@ -173,7 +165,7 @@ async fn a_flood_of_new_rooms_by_one_user_never_changes_a_live_call() {
         call,
         "Alice's live call changed after {started} new rooms"
     );
-    let mut carol = user(&demo, 3, "carol").await;
+    let mut carol = demo.logged_in(3, "carol").await;
     let joined = carol.token("/rooms/live", json!({})).await;
     assert_eq!(joined.json()["conferenceID"], call.as_str());
 
@@ -196,7 +188,7 @@ async fn a_flood_of_new_rooms_by_one_user_never_changes_a_live_call() {
 #[tokio::test]
 async fn the_hook_is_asked_about_the_room_and_a_refusal_names_the_room_only() {
     let demo = Demo::start(&[]).await;
-    let mut alice = user(&demo, 1, "alice").await;
+    let mut alice = demo.logged_in(1, "alice").await;
     let first = alice.get("/rooms/private-alice").await;
     let call = page_conference(&first);
     assert!(is_call_of(&call, "private-alice"), "{call}");
@@ -207,7 +199,7 @@ async fn the_hook_is_asked_about_the_room_and_a_refusal_names_the_room_only() {
         assert_eq!(token.json()["conferenceID"], call.as_str());
     }
 
-    let mut bob = user(&demo, 2, "bob").await;
+    let mut bob = demo.logged_in(2, "bob").await;
     let page = bob.get("/rooms/private-alice").await;
     assert_page_refused(&page, "Bob's page");
     assert!(
@@ -249,7 +241,7 @@ const LOOK_ALIKES: [(&str, &str); 7] = [
 async fn look_alike_characters_in_a_room_name_get_400_and_no_token() {
     for mode in ["per-call", "room"] {
         let demo = Demo::start(&[("CALLSTATS_CONFERENCE", mode)]).await;
-        let mut alice = user(&demo, 1, "alice").await;
+        let mut alice = demo.logged_in(1, "alice").await;
         for (code, encoded) in LOOK_ALIKES {
             let path = format!("/rooms/admin{encoded}");
             let what = format!("{mode}: {path}");

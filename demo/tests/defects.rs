@@ -47,8 +47,7 @@ async fn first_time_addresses_are_never_refused_after_10_050_others() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_hundred_thousand_logins_from_many_addresses_do_not_log_out_an_earlier_user() {
     let demo = Demo::start(&[]).await;
-    let mut alice = demo.client_as(1_000_000).await;
-    assert_eq!(alice.login("alice").await.status, OK);
+    let mut alice = demo.logged_in(1_000_000, "alice").await;
     assert_eq!(alice.get("/rooms/standup").await.status, OK);
     let statuses = login_many(&demo, 0..5_000, 20, 16).await;
     assert_eq!(statuses.len(), 100_000);
@@ -64,13 +63,11 @@ async fn a_hundred_thousand_logins_from_many_addresses_do_not_log_out_an_earlier
 #[tokio::test]
 async fn only_a_participant_may_end_a_call() {
     let demo = Demo::start(&[]).await;
-    let mut alice = demo.client_as(1).await;
-    assert_eq!(alice.login("alice").await.status, OK);
+    let mut alice = demo.logged_in(1, "alice").await;
     let call = page_conference(&alice.get("/rooms/standup").await);
     assert!(call.starts_with("standup-"), "{call}");
 
-    let mut bob = demo.client_as(2).await;
-    assert_eq!(bob.login("bob").await.status, OK);
+    let mut bob = demo.logged_in(2, "bob").await;
     let refused = bob.post("/rooms/standup/end").await;
     assert_eq!(refused.status, 403, "{}", refused.text());
     assert_eq!(refused.json()["code"], "not_in_call");

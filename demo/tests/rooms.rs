@@ -103,8 +103,7 @@ async fn anonymous_requests_get_the_login_page_or_not_logged_in() {
 #[tokio::test]
 async fn a_refused_room_page_is_html_and_every_token_refusal_is_code_and_error_json() {
     let demo = Demo::start(&[]).await;
-    let mut bob = demo.client_as(2).await;
-    assert_eq!(bob.login("bob").await.status, OK);
+    let mut bob = demo.logged_in(2, "bob").await;
     let pages = [
         ("/rooms/a%0Db", 400, "invalid_conference_id", "U+000D"),
         ("/rooms/private-alice", 403, "conference_forbidden", "private-alice"),
@@ -202,8 +201,7 @@ async fn the_token_endpoint_compares_the_origin_with_the_http_scheme() {
 #[tokio::test]
 async fn ending_a_call_takes_the_call_the_user_was_given() {
     let demo = Demo::start(&[]).await;
-    let mut alice = demo.client_as(1).await;
-    assert_eq!(alice.login("alice").await.status, OK);
+    let mut alice = demo.logged_in(1, "alice").await;
     let first = alice.token("/rooms/%E3%82%A4%E3%83%B3", json!({})).await.json()["conferenceID"].clone();
     assert!(first.as_str().unwrap().starts_with("イン-"), "{first}");
     let other_room = alice.post("/rooms/standup/end").await;

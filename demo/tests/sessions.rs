@@ -88,8 +88,7 @@ async fn logout_ends_the_session_and_clears_the_cookie() {
 #[tokio::test]
 async fn a_clients_sixth_login_ends_only_its_own_oldest_session() {
     let demo = Demo::start(&[]).await;
-    let mut other = demo.client_as(2).await;
-    assert_eq!(other.login("other").await.status, OK);
+    let mut other = demo.logged_in(2, "other").await;
     let mut client = demo.client_as(1).await;
     let mut cookies = Vec::new();
     for n in 0..6 {
@@ -113,9 +112,7 @@ async fn at_the_session_bound_a_new_login_gets_503_and_nobody_is_logged_out() {
     let demo = Demo::start(&[("DEMO_MAX_SESSIONS", "3")]).await;
     let mut clients = Vec::new();
     for n in 0..3 {
-        let mut client = demo.client_as(n).await;
-        assert_eq!(client.login(&format!("user-{n}")).await.status, OK);
-        clients.push(client);
+        clients.push(demo.logged_in(n, &format!("user-{n}")).await);
     }
     let mut late = demo.client_as(3).await;
     let refused = late.login("late").await;
@@ -137,8 +134,7 @@ async fn at_the_session_bound_a_new_login_gets_503_and_nobody_is_logged_out() {
 #[tokio::test]
 async fn expired_sessions_do_not_count_against_the_bound() {
     let demo = Demo::start(&[("DEMO_MAX_SESSIONS", "1"), ("DEMO_SESSION_TTL_SECS", "1")]).await;
-    let mut first = demo.client_as(1).await;
-    assert_eq!(first.login("first").await.status, OK);
+    let mut first = demo.logged_in(1, "first").await;
     let mut second = demo.client_as(2).await;
     assert_eq!(second.login("second").await.status, 503);
     // Bounded wait: the session lives 1 s; poll every 100 ms for at most 10 s.

@@ -313,17 +313,39 @@ impl Reply {
                 .and_then(|v| v["token"].as_str().map(str::to_owned)),
         }
     }
+
+    /// The status and the start of the body (300 characters at most), for messages.
+    pub fn describe(&self) -> String {
+        let body = String::from_utf8_lossy(&self.body);
+        let body: String = body.chars().take(300).collect();
+        format!("{} {body}", self.status.as_u16())
+    }
+
+    /// Reads `response` whole.
+    pub async fn read<B>(response: http::Response<B>) -> Self
+    where
+        B: http_body::Body,
+        B::Error: std::fmt::Debug,
+    {
+        let (parts, body) = response.into_parts();
+        Self {
+            status: parts.status,
+            headers: parts.headers,
+            body: body_bytes(body).await,
+        }
+    }
 }
 
 /// Sends `request` with `client` and reads the whole response.
 pub async fn send(client: &HttpClient, request: http::Request<http_body_util::Full<bytes::Bytes>>) -> Reply {
-    let response = client.request(request).await.expect("the server answers");
-    let (parts, body) = response.into_parts();
-    Reply {
-        status: parts.status,
-        headers: parts.headers,
-        body: body_bytes(body).await,
-    }
+    Reply::read(client.request(request).await.expect("the server answers")).await
+}
+
+/// Sends `request` through `router` without a server (`oneshot`) and reads the whole
+/// response.
+pub async fn oneshot(router: &axum::Router, request: http::Request<axum::body::Body>) -> Reply {
+    let response = tower::ServiceExt::oneshot(router.clone(), request).await.unwrap();
+    Reply::read(response).await
 }
 
 // --- Audit ----------------------------------------------------------------------------

@@ -38,12 +38,13 @@ use axum::{
 };
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri, header, request::Parts, uri::Scheme};
 use serde_json::Value;
-use tower::ServiceExt;
 use tower_callstats::{
     AppUser, Callstats, CallstatsContext, GetUser, KeyRing, RoomSource, SigningKey, TokenIssuer, UserIdStrategy,
     calls::{Calls, MemoryRegistry},
     clock::ManualClock,
 };
+
+use super::Reply;
 
 /// The appID of every token of the app.
 pub const APP_ID: &str = "hostile-app";
@@ -59,10 +60,16 @@ pub const PAGE_ORIGIN: &str = "http://127.0.0.1:3000";
 /// `{"code":"not_logged_in","error":"User not logged in"}`: the body of a token request
 /// without a user, callstats' reference message, written out.
 pub const NOT_LOGGED_IN: &str = r#"{"code":"not_logged_in","error":"User not logged in"}"#;
-/// 2026-11-25 09:30:00 UTC, the registry's stopped clock.
+/// 2026-11-25 09:30:00 UTC, the time of the call registries' stopped clock
+/// ([`registry`]).
 pub const NOW: u64 = 1_795_599_000;
 /// [`NOW`] as a call ID writes it: `<room>-20261125T0930Z-<6 hex>`.
 pub const CALL_STAMP: &str = "20261125T0930Z";
+
+/// A memory registry on a clock stopped at [`NOW`]: calls never idle out during a test.
+pub fn registry() -> MemoryRegistry {
+    MemoryRegistry::new().clock(ManualClock::at_unix(NOW))
+}
 
 /// The two conferenceID modes the old table ran the demo in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,8 +230,7 @@ impl App {
             .room(source)
             .vary([header::COOKIE]);
         if options.mode == Mode::Calls {
-            let registry = MemoryRegistry::new().clock(ManualClock::at_unix(NOW));
-            callstats = callstats.calls(Calls::new(registry));
+            callstats = callstats.calls(Calls::new(registry()));
         }
         let endpoint = callstats
             .endpoint()
@@ -238,9 +244,9 @@ impl App {
             .route_service("/getToken", endpoint)
             .route_service("/.well-known/jwks.json", callstats.jwks());
         let request = Request::get("/.well-known/jwks.json").body(Body::empty()).unwrap();
-        let response = router.clone().oneshot(request).await.unwrap();
-        assert_eq!(response.status(), 200, "the JWKS is served");
-        let jwks = super::body_json(response.into_body()).await;
+        let reply = super::oneshot(&router, request).await;
+        assert_eq!(reply.status, 200, "the JWKS is served");
+        let jwks = reply.json();
         Self {
             router,
             options,
@@ -262,7 +268,7 @@ impl App {
     }
 
     /// Sends `row` through the router (`oneshot`) and reads the whole response.
-    pub async fn send(&self, row: &Row) -> Result<Outcome, String> {
+    pub async fn send(&self, row: &Row) -> Result<Reply, String> {
         let mut builder = Request::builder()
             .method(row.method.clone())
             .uri(Uri::try_from(row.uri.as_str()).map_err(|e| format!("the row's URI does not parse: {e}"))?);
@@ -273,13 +279,7 @@ impl App {
             builder = builder.header(name, value);
         }
         let request = builder.body(Body::from(row.body.clone())).map_err(|e| e.to_string())?;
-        let response = self.router.clone().oneshot(request).await.map_err(|e| e.to_string())?;
-        let (parts, body) = response.into_parts();
-        Ok(Outcome {
-            status: parts.status,
-            headers: parts.headers,
-            body: super::body_bytes(body).await.to_vec(),
-        })
+        Ok(super::oneshot(&self.router, request).await)
     }
 
     /// Runs `rows` and records each in `tally` under `label`.
@@ -297,7 +297,7 @@ impl App {
     }
 
     /// The invariants of every row, then its own expectation and headers.
-    pub fn check(&self, row: &Row, outcome: &Outcome) -> Result<(), String> {
+    pub fn check(&self, row: &Row, outcome: &Reply) -> Result<(), String> {
         self.check_expect(&row.expect, outcome)?;
         for (name, value) in &row.want_headers {
             let got = outcome.headers.get(name);
@@ -309,7 +309,7 @@ impl App {
     }
 
     /// The invariants of every response, then what `expect` says.
-    pub fn check_expect(&self, expect: &Expect, outcome: &Outcome) -> Result<(), String> {
+    pub fn check_expect(&self, expect: &Expect, outcome: &Reply) -> Result<(), String> {
         if outcome.status.is_server_error() {
             return Err(format!("a server error: {}", outcome.describe()));
         }
@@ -330,7 +330,7 @@ impl App {
     }
 
     /// A token for the row's user and room, verified under the served JWKS.
-    fn check_token(&self, granted: &Granted, outcome: &Outcome) -> Result<(), String> {
+    fn check_token(&self, granted: &Granted, outcome: &Reply) -> Result<(), String> {
         if outcome.status != granted.status {
             return Err(format!(
                 "want {} with a token, got {}",
@@ -411,9 +411,11 @@ async fn room_page(context: Option<Extension<CallstatsContext>>, uri: Uri) -> Re
     }
 }
 
-/// Whether `got` is `<prefix>-20261125T0930Z-<6 lowercase hex digits>`.
-fn is_call_of(got: &[u8], prefix: &[u8]) -> bool {
-    let Some(rest) = got.strip_prefix(prefix) else {
+/// Whether `got` is a call of `prefix` (a room, or the cut start of a long one) started
+/// at [`NOW`], by the rule of the default format: `<prefix>-20261125T0930Z-<6 lowercase
+/// hex digits>`.
+pub fn is_call_of(got: impl AsRef<[u8]>, prefix: impl AsRef<[u8]>) -> bool {
+    let Some(rest) = got.as_ref().strip_prefix(prefix.as_ref()) else {
         return false;
     };
     let Some(random) = rest.strip_prefix(format!("-{CALL_STAMP}-").as_bytes()) else {
@@ -425,7 +427,7 @@ fn is_call_of(got: &[u8], prefix: &[u8]) -> bool {
 /// What goes with a token: the ID headers and the body agree with its claims, and the
 /// response is neither stored nor shared.
 fn check_token_companions(
-    outcome: &Outcome,
+    outcome: &Reply,
     json: Option<&Value>,
     user_id: &str,
     conference: &str,
@@ -491,7 +493,7 @@ fn check_token_companions(
 
 /// A refusal of the crate: the status, `{"code": <code>, "error": ...}` in that order,
 /// with every fragment of `message` in the error, not stored.
-fn check_refusal(status: StatusCode, code: &str, message: &[String], outcome: &Outcome) -> Result<(), String> {
+fn check_refusal(status: StatusCode, code: &str, message: &[String], outcome: &Reply) -> Result<(), String> {
     let head = format!(r#"{{"code":"{code}","error":""#);
     if outcome.status != status || !outcome.body.starts_with(head.as_bytes()) {
         return Err(format!("want {status} {code}, got {}", outcome.describe()));
@@ -518,7 +520,7 @@ fn check_refusal(status: StatusCode, code: &str, message: &[String], outcome: &O
 }
 
 /// No token anywhere: no token or ID header, no `token` field, nothing JWT-like.
-fn check_no_token(outcome: &Outcome) -> Result<(), String> {
+fn check_no_token(outcome: &Reply) -> Result<(), String> {
     for name in ["x-callstats-token", "x-callstats-user-id", "x-callstats-conference-id"] {
         if outcome.headers.contains_key(name) {
             return Err(format!("{name} on a response without a token ({})", outcome.describe()));
@@ -540,22 +542,6 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 // --- Rows --------------------------------------------------------------------------------
-
-/// A response, read whole.
-#[derive(Debug)]
-pub struct Outcome {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: Vec<u8>,
-}
-
-impl Outcome {
-    fn describe(&self) -> String {
-        let body = String::from_utf8_lossy(&self.body);
-        let body: String = body.chars().take(300).collect();
-        format!("{} {body}", self.status.as_u16())
-    }
-}
 
 /// A token a row expects.
 #[derive(Debug, Clone)]
@@ -782,7 +768,7 @@ impl Served {
 /// Sends raw bytes to `addr` and reads the response (at most 4 MiB, 10 s per read),
 /// or `None` if the server closed the connection without one. Blocking: call it from
 /// `spawn_blocking`.
-pub fn raw_exchange(addr: SocketAddr, request: &[u8]) -> Option<Outcome> {
+pub fn raw_exchange(addr: SocketAddr, request: &[u8]) -> Option<Reply> {
     let timeout = Duration::from_secs(10);
     let stream = TcpStream::connect_timeout(&addr, timeout).ok()?;
     stream.set_read_timeout(Some(timeout)).ok()?;
@@ -802,7 +788,7 @@ pub fn raw_exchange(addr: SocketAddr, request: &[u8]) -> Option<Outcome> {
 }
 
 /// Parses an HTTP/1.1 response: status line, headers, body (chunks joined).
-fn parse_response(bytes: &[u8]) -> Option<Outcome> {
+fn parse_response(bytes: &[u8]) -> Option<Reply> {
     let end = bytes.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = std::str::from_utf8(&bytes[..end]).ok()?;
     let mut lines = head.split("\r\n");
@@ -820,10 +806,10 @@ fn parse_response(bytes: &[u8]) -> Option<Outcome> {
         .get(header::TRANSFER_ENCODING)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"chunked"));
     let body = if chunked { dechunk(raw)? } else { raw.to_vec() };
-    Some(Outcome {
+    Some(Reply {
         status: StatusCode::from_u16(status).ok()?,
         headers,
-        body,
+        body: body.into(),
     })
 }
 

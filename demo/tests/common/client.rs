@@ -62,10 +62,6 @@ pub struct Client {
 }
 
 impl Client {
-    pub(super) async fn try_connect(demo: &Demo, source: Option<IpAddr>) -> std::io::Result<Client> {
-        Self::open(demo.addr, source).await
-    }
-
     pub(super) async fn open(demo: SocketAddr, source: Option<IpAddr>) -> std::io::Result<Client> {
         let socket = TcpSocket::new_v4()?;
         if let (Some(ip), ClientMode::SourceAddress) = (source, client_mode()) {
@@ -86,7 +82,7 @@ impl Client {
     }
 
     pub async fn connect(demo: &Demo, source: Option<IpAddr>) -> Client {
-        Self::try_connect(demo, source)
+        Self::open(demo.addr, source)
             .await
             .unwrap_or_else(|e| panic!("cannot connect to the demo from {source:?}: {e}"))
     }
@@ -115,10 +111,7 @@ impl Client {
         let request = request.body(Full::new(body)).unwrap();
         if self.sender.ready().await.is_err() {
             // The demo closed the kept-alive connection: open another from the same address.
-            *self = Client {
-                cookie: self.cookie.take(),
-                ..Self::open(self.demo, self.source).await.expect("a new connection")
-            };
+            self.reconnect().await;
         }
         let response = self.sender.send_request(request).await?;
         let (parts, body) = response.into_parts();

@@ -1,6 +1,9 @@
 //! Many simulated clients at once: logins, and pipelined login attempts.
 
-use std::net::{IpAddr, SocketAddr};
+use std::{
+    net::{IpAddr, SocketAddr},
+    ops::Range,
+};
 
 use tokio::net::TcpSocket;
 
@@ -9,41 +12,45 @@ use super::{Client, ClientMode, Demo, client_ip, client_mode};
 /// Logs in `logins_each` times as each of the simulated clients `clients`, each login
 /// without a cookie (a new browser), on `workers` concurrent connections; returns every
 /// answer's status.
-pub async fn login_many(demo: &Demo, clients: std::ops::Range<u32>, logins_each: u32, workers: u32) -> Vec<u16> {
-    let mut tasks = Vec::new();
-    for worker in 0..workers {
-        let (addr, clients) = (demo.addr, clients.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut statuses = Vec::new();
-            for n in clients.filter(|n| n % workers == worker) {
-                let mut client = Client::open(addr, Some(client_ip(n))).await.expect("a connection");
-                for k in 0..logins_each {
-                    client.cookie = None;
-                    statuses.push(client.login(&format!("user-{n}-{k}")).await.status);
-                }
-            }
-            statuses
-        }));
-    }
-    let mut statuses = Vec::new();
-    for task in tasks {
-        statuses.extend(task.await.unwrap());
-    }
-    statuses
+pub async fn login_many(demo: &Demo, clients: Range<u32>, logins_each: u32, workers: u32) -> Vec<u16> {
+    fan_out(demo, clients, workers, move |addr, n| async move {
+        let mut client = Client::open(addr, Some(client_ip(n))).await.expect("a connection");
+        let mut statuses = Vec::new();
+        for k in 0..logins_each {
+            client.cookie = None;
+            statuses.push(client.login(&format!("user-{n}-{k}")).await.status);
+        }
+        statuses
+    })
+    .await
 }
 
 /// `attempts` login attempts as each of the simulated clients `clients`, pipelined on one
 /// connection per client (the last with `Connection: close`), on `workers` concurrent
 /// connections: `POST /login` without a body, which the demo refuses (`415`) after
 /// counting it against the client's rate limit. Returns every answer's status.
-pub async fn pipelined_attempts(demo: &Demo, clients: std::ops::Range<u32>, attempts: u32, workers: u32) -> Vec<u16> {
+pub async fn pipelined_attempts(demo: &Demo, clients: Range<u32>, attempts: u32, workers: u32) -> Vec<u16> {
+    fan_out(demo, clients, workers, move |addr, n| {
+        pipeline(addr, client_ip(n), attempts)
+    })
+    .await
+}
+
+/// `each(demo's address, n)` for every simulated client `n` of `clients`, the clients
+/// split over `workers` concurrent tasks (client `n` on task `n % workers`), one client
+/// after another on each; returns every status, task by task.
+async fn fan_out<F, Fut>(demo: &Demo, clients: Range<u32>, workers: u32, each: F) -> Vec<u16>
+where
+    F: Fn(SocketAddr, u32) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Vec<u16>> + Send + 'static,
+{
     let mut tasks = Vec::new();
     for worker in 0..workers {
-        let (addr, clients) = (demo.addr, clients.clone());
+        let (addr, clients, each) = (demo.addr, clients.clone(), each.clone());
         tasks.push(tokio::spawn(async move {
             let mut statuses = Vec::new();
             for n in clients.filter(|n| n % workers == worker) {
-                statuses.extend(pipeline(addr, client_ip(n), attempts).await);
+                statuses.extend(each(addr, n).await);
             }
             statuses
         }));

@@ -108,7 +108,7 @@ impl Demo {
     async fn wait_until_up(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         for _ in 0..200 {
-            if let Ok(mut client) = Client::try_connect(self, None).await
+            if let Ok(mut client) = Client::open(self.addr, None).await
                 && let Ok(response) = client
                     .try_send(client.request(Method::GET, "/.well-known/jwks.json"))
                     .await
@@ -144,10 +144,6 @@ impl Demo {
         false
     }
 
-    pub fn base(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
     /// A client connecting from 127.0.0.1 (no simulated address).
     pub async fn client(&self) -> Client {
         Client::connect(self, None).await
@@ -156,6 +152,14 @@ impl Demo {
     /// A client connecting as simulated client `n` (see [`client_ip`]).
     pub async fn client_as(&self, n: u32) -> Client {
         Client::connect(self, Some(client_ip(n))).await
+    }
+
+    /// A client connecting as simulated client `n`, logged in as `name` (`200`).
+    pub async fn logged_in(&self, n: u32, name: &str) -> Client {
+        let mut client = self.client_as(n).await;
+        let login = client.login(name).await;
+        assert_eq!(login.status, OK, "login of {name}: {}", login.text());
+        client
     }
 }
 

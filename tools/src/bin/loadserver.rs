@@ -53,7 +53,7 @@ use axum::{Router, routing::get};
 use http::{HeaderName, request::Parts};
 use tower::ServiceExt;
 use tower_callstats::{
-    AppUser, Callstats, ConferenceId, KeyRing, RoomSource, SigningKey, TokenIssuer, UserId,
+    AppUser, Callstats, ConferenceId, ConfigError, KeyRing, RoomSource, SigningKey, TokenIssuer, UserId,
     audit::{Action, AuditEvent},
     calls::{ActiveCall, CallRegistry, Calls, MemoryRegistry, RegistryError},
 };
@@ -127,31 +127,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(capacity) = options.cache_capacity {
         cached = cached.cache_capacity(capacity);
     }
+    let callstats = |issuer| Callstats::new(issuer).user(load_test_user).audit(counts.audit());
     // The room from the route's path; (d) reads it with (c)'s source from the Referer.
     let room = |template: &str| RoomSource::path(template, "room");
-    let cached = Callstats::new(cached.build()?)
-        .user(load_test_user)
-        .room(room("/cache/{room}")?)
-        .audit(counts.audit());
-    let uncached = Callstats::new(uncached)
-        .user(load_test_user)
-        .room(room("/nocache/{room}")?)
-        .audit(counts.audit());
-    // (h) and (i): clones of (c), sharing its token cache, with one conferenceID per call.
-    let per_call = |template: &str, calls: Calls| -> Result<_, tower_callstats::ConfigError> {
-        Ok(cached.clone().room(room(template)?).calls(calls))
+    // The route `template` (b, c, h, i): `hello` behind the layer of `callstats`.
+    let page = |template: &str, callstats: Callstats<_>| -> Result<Router, ConfigError> {
+        let layer = callstats.room(room(template)?).layer();
+        Ok(Router::new().route(template, get(hello)).route_layer(layer))
     };
-    let in_memory = per_call("/call/{room}", Calls::new(MemoryRegistry::new()))?;
+    let cached = callstats(cached.build()?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(options.workers)
         .enable_all()
         .build()?;
+    // (h) and (i): clones of (c), sharing its token cache, with one conferenceID per call.
     let in_redis = match &options.redis_url {
         // Within the runtime: the client connects at once.
         Some(url) => {
             let registry = runtime.block_on(async { RedisRegistry::from_url(url) })?;
             let calls = Calls::new(FailureCount::new(registry, counts.clone()));
-            Some(per_call("/call-redis/{room}", calls)?)
+            Some(page("/call-redis/{room}", cached.clone().calls(calls))?)
         }
         None => None,
     };
@@ -160,35 +155,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/bare", get(hello))
         // The control (e): what (b) would cost if the layer added nothing but the signature.
         .merge(raw_sign_route(raw_signer()?))
-        .merge(
-            Router::new()
-                .route("/nocache/{room}", get(hello))
-                .route_layer(uncached.layer()),
-        )
-        .merge(
-            Router::new()
-                .route("/cache/{room}", get(hello))
-                .route_layer(cached.layer()),
-        )
-        .merge(
-            Router::new()
-                .route("/call/{room}", get(hello))
-                .route_layer(in_memory.layer()),
-        )
-        .route_service("/getToken", cached.endpoint());
-    let app = match &in_redis {
-        Some(in_redis) => app.merge(
-            Router::new()
-                .route("/call-redis/{room}", get(hello))
-                .route_layer(in_redis.layer()),
-        ),
+        .merge(page("/nocache/{room}", callstats(uncached))?)
+        .merge(page("/cache/{room}", cached.clone())?)
+        .merge(page(
+            "/call/{room}",
+            cached.clone().calls(Calls::new(MemoryRegistry::new())),
+        )?)
+        .route_service("/getToken", cached.room(room("/cache/{room}")?).endpoint());
+    let app = match in_redis {
+        Some(in_redis) => app.merge(in_redis),
         None => app,
     };
 
     // The controls (f) and (g): the very headers and body that (c) and (d) answer for
     // user-1 in room-1, captured once from the running app, then served as constants.
     let controls = runtime.block_on(Controls::capture(app.clone()))?;
-    for (path, wanted) in [("/call/room-1", true), ("/call-redis/room-1", in_redis.is_some())] {
+    for (path, wanted) in [
+        ("/call/room-1", true),
+        ("/call-redis/room-1", options.redis_url.is_some()),
+    ] {
         if wanted {
             runtime.block_on(joins_a_call(app.clone(), path))?;
         }
